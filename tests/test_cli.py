@@ -1,0 +1,148 @@
+"""The `tfdgm` command end to end: round trips, bad input, kill and resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from tests.helpers import REPO, run_cli, run_python, subprocess_env
+
+
+def test_list_names_models_and_datasets():
+    done = run_cli("list")
+    assert done.returncode == 0, done.stderr
+    assert "independent_bernoulli" in done.stdout
+    for name in ("fashion_mnist", "digits", "moons", "8gaussians", "tfds:NAME"):
+        assert name in done.stdout
+
+
+@pytest.mark.parametrize(
+    "model, data, expected_bits_range",
+    [
+        # 0/1 data: at most 1 bit/dim; a useful model needs fewer.
+        ("independent_bernoulli", "digits", (0.1, 1.0)),
+        # continuous 2-D data: a broad Gaussian, finite and well below 10 bits/dim.
+        ("independent_gaussian", "moons", (-2.0, 10.0)),
+    ],
+)
+def test_train_evaluate_sample_export_round_trip(tmp_path, model, data, expected_bits_range):
+    run_dir = tmp_path / "run"
+    done = run_cli(
+        "train", model, "--data", data, "--epochs", 2, "--num-examples", 512,
+        "--batch-size", 64, "--out", run_dir, "--quiet",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("config.json", "metrics.json", "model.weights.h5", "samples.png", "samples_epoch_002.png"):
+        assert (run_dir / name).exists(), name
+    assert any((run_dir / "logs").rglob("*tfevents*"))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    low, high = expected_bits_range
+    assert low < metrics["bits_per_dim"] < high
+    assert metrics["epochs_trained"] == 2 and len(metrics["epoch_seconds"]) == 2
+
+    done = run_cli("evaluate", run_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    evaluated = json.loads(done.stdout[done.stdout.index("{"):])
+    assert abs(evaluated["bits_per_dim"] - metrics["bits_per_dim"]) < 1e-4
+
+    done = run_cli("sample", run_dir, "-n", 16, "--seed", 3)
+    assert done.returncode == 0, done.stderr[-3000:]
+    samples = np.load(run_dir / "samples_n16_seed3.npy")
+    assert samples.shape[0] == 16 and np.all(np.isfinite(samples))
+
+    saved = tmp_path / "saved"
+    done = run_cli("export", run_dir, "--to", saved)
+    assert done.returncode == 0, done.stderr[-3000:]
+    check = run_python(
+        "import tensorflow as tf, numpy as np\n"
+        f"m = tf.saved_model.load({str(saved)!r})\n"
+        "s = m.signatures['sample'](n=tf.constant(16), seed=tf.constant(3))['samples']\n"
+        "print(np.isfinite(m.signatures['log_prob'](x=s)['log_prob'].numpy()).all())\n"
+    )
+    assert check.returncode == 0 and check.stdout.strip().endswith("True"), check.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "no_such_model", "--data", "digits"], "unknown model 'no_such_model'; expected one of"),
+        (["train", "independent_gaussian", "--data", "nope"], "nope"),
+        (["train", "independent_bernoulli", "--data", "moons"], "models binary data"),
+        (["train", "independent_gaussian", "--data", "moons", "--strategy", "x"], "unknown strategy 'x'"),
+        (["train", "independent_gaussian", "--data", "moons", "--param", "bogus=1"], "bad parameters"),
+        (["train", "independent_gaussian", "--data", "moons", "--preprocess", "sharpen"], "sharpen"),
+        (["evaluate", "/nonexistent/run"], "not a run directory"),
+        (["sample", "/nonexistent/run"], "not a run directory"),
+        (["export", "/nonexistent/run"], "not a run directory"),
+    ],
+)
+def test_bad_input_gives_one_line_error_and_exit_code_2(tmp_path, args, message):
+    if args[0] == "train":
+        args = args + ["--out", str(tmp_path / "run"), "--epochs", "1", "--num-examples", "64"]
+    done = run_cli(*args)
+    assert done.returncode == 2, (done.stdout, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr
+    error_lines = [line for line in done.stderr.splitlines() if line.startswith("tfdgm: error:")]
+    assert len(error_lines) == 1 and message in error_lines[0], done.stderr[-2000:]
+
+
+def test_existing_run_is_not_overwritten_without_resume(tmp_path):
+    args = ["train", "independent_gaussian", "--data", "moons", "--epochs", 1,
+            "--num-examples", 64, "--out", tmp_path / "run", "--quiet"]
+    assert run_cli(*args).returncode == 0
+    done = run_cli(*args)
+    assert done.returncode == 2 and "pass --resume" in done.stderr
+
+
+def _optimizer_iterations(weights_path):
+    """The optimizer's step counter stored in a Keras 3 weights file."""
+    with h5py.File(weights_path, "r") as handle:
+        return int(np.asarray(handle["optimizer"]["vars"]["0"]))
+
+
+def test_kill_mid_epoch_then_resume_loses_no_checkpointed_work(tmp_path):
+    run_dir = tmp_path / "run"
+    # digits: 1,257 training images; batch 4 -> 315 steps per epoch.
+    args = [sys.executable, "-m", "tfdgm.cli", "train", "independent_bernoulli", "--data", "digits",
+            "--epochs", "400", "--batch-size", "4", "--checkpoint-every", "50", "--out", str(run_dir),
+            "--quiet"]
+    process = subprocess.Popen(args, env=subprocess_env(), cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    metadata_path = run_dir / "checkpoints" / "training_metadata.json"
+    deadline = time.time() + 240
+    # Wait for a mid-epoch checkpoint of epoch 2 or later, then kill -9.
+    while time.time() < deadline:
+        if metadata_path.exists():
+            try:
+                state = json.loads(metadata_path.read_text())
+            except json.JSONDecodeError:
+                state = {}
+            if state.get("epoch", 0) >= 1 and state.get("batch", 0) > 0:
+                break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not (run_dir / "metrics.json").exists()  # it really died mid-training
+    state = json.loads(metadata_path.read_text())
+    checkpoint_steps = _optimizer_iterations(run_dir / "checkpoints" / "latest.weights.h5")
+    assert checkpoint_steps > 315 * state["epoch"]  # mid-epoch: part of an epoch was done
+
+    # Resume for only two more epochs in total past the killed one.
+    total_epochs = state["epoch"] + 2
+    done = run_cli("train", "independent_bernoulli", "--data", "digits", "--epochs", total_epochs,
+                   "--out", run_dir, "--resume", "--quiet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"resuming {run_dir} at epoch {state['epoch'] + 1} of {total_epochs}" in done.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs_trained"] == 2
+    # The optimizer restarted from the checkpoint's step count: the steps done
+    # before the kill are kept, and the interrupted epoch was re-run whole.
+    final_steps = _optimizer_iterations(run_dir / "model.weights.h5")
+    assert final_steps == checkpoint_steps + 2 * 315

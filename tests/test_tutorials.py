@@ -1,0 +1,32 @@
+"""Every notebook in tutorials/ runs top to bottom at toy size, so none can rot."""
+
+import glob
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.helpers import REPO
+
+NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "tutorials", "*.ipynb")))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[os.path.basename(p) for p in NOTEBOOKS])
+def test_tutorial_runs_at_toy_size(path, monkeypatch):
+    monkeypatch.setenv("TFDGM_TUTORIAL_TOY", "1")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": REPO}}).execute()
+    errors = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+    assert not errors
+
+
+def test_there_is_a_quickstart():
+    assert any(path.endswith("quickstart.ipynb") for path in NOTEBOOKS)

@@ -1,0 +1,288 @@
+"""The model protocols every tfdgm family builds on.
+
+`GenerativeModel` holds what all families share (event shape, input checks,
+the data-space transform for bits/dim, seeded sampling, replica-aware gradient
+steps, export signatures). `DensityModel` is the explicit-density protocol of
+DESIGN.md; latent, energy-based and adversarial bases sit beside it and reuse
+`GenerativeModel` without rework.
+
+Keras 3 layers own every trainable weight; TFP objects (distributions,
+bijectors) are built from those weights inside `distribution()` / `call`, on
+every call, and are never stored on the model. Two consequences, both
+measured on TF 2.21 / Keras 3.15 / TFP 0.25:
+
+* a TFP object kept on the model (or a `tf_keras` layer such as
+  `tfb.AutoregressiveNetwork`) is invisible to `model.trainable_variables`;
+* when Keras 3 meets an unbuilt model inside the first `fit` step it builds it
+  by tracing `call` in a scratch graph (`Layer._maybe_build` ->
+  `backend.compute_output_spec`). TFP bijectors cache tensors per input
+  (`tfb.Bijector._cache`), so a bijector that survives that trace leaks a
+  scratch-graph tensor into the real step: `InaccessibleTensorError: ...
+  defined in FuncGraph(name=scratch_graph)`. tfdgm avoids it twice over:
+  (1) every model implements `build(input_shape)` from shapes alone, so Keras
+  never traces `call` to build it, and (2) bijectors are rebuilt per call, so
+  no cache outlives the graph it was made in. `fit` on a freshly constructed
+  model therefore just works (tested in tests/models/test_base.py).
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["GenerativeModel", "DensityModel", "as_seed"]
+
+
+def as_seed(seed):
+    """Turns an integer seed (or None) into a stateless TFP seed `[seed, 0]`.
+
+    Arguments:
+      seed: Python int, int scalar tensor, a `[2]` int tensor, or None (a
+        fresh random seed).
+    Returns:
+      int32 tensor of shape [2], usable as TFP's stateless `seed=`.
+    """
+    if seed is None:
+        return tf.random.uniform([2], minval=-(2**31), maxval=2**31 - 1, dtype=tf.int32)
+    seed = tf.convert_to_tensor(seed)
+    if seed.shape.rank == 1:
+        return tf.cast(seed, tf.int32)
+    return tf.stack([tf.cast(seed, tf.int32), tf.constant(0, tf.int32)])
+
+
+class GenerativeModel(keras.Model):
+    """Base of every tfdgm model.
+
+    Arguments:
+      event_shape: shape of one example, e.g. `(2,)` or `(28, 28, 1)`.
+      data_transform: the preprocessing that maps data space to model space
+        (a `tfdgm.data.Preprocessing`, a spec string such as
+        `"dequantize,scale,logit"`, or None for the identity). It is used only
+        to report densities and bits/dim in the original data space.
+      name: Keras model name.
+    """
+
+    #: One of "density", "latent", "energy", "adversarial"; selects the
+    #: export signatures and the CLI's evaluation.
+    family = None
+    #: Whether the train step can be XLA-compiled (`jit_compile=True`).
+    supports_xla = True
+
+    def __init__(self, event_shape=(2,), data_transform=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        event_shape = tuple(int(d) for d in _as_shape(event_shape, "event_shape"))
+        self.event_shape = event_shape
+        self.event_ndims = len(event_shape)
+        self.num_dims = int(np.prod(event_shape))
+        from tfdgm.data.preprocess import parse_preprocessing  # local: data imports models lazily
+
+        self.data_transform = parse_preprocessing(data_transform)
+
+    # ------------------------------------------------------------------ config
+    def hyperparameters(self):
+        """The constructor arguments beyond `event_shape` (override)."""
+        return {}
+
+    def get_config(self):
+        return {
+            "event_shape": list(self.event_shape),
+            "data_transform": self.data_transform.to_spec(),
+            "name": self.name,
+            **self.hyperparameters(),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ------------------------------------------------------------ input checks
+    def validate_input(self, x, argument="x"):
+        """Checks `x: [batch, *event_shape]` and returns it as float32.
+
+        Raises:
+          ValueError: naming the expected shape/dtype and what was given.
+        """
+        if isinstance(x, np.ndarray) and x.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{type(self).__name__}: expected {argument} of a numeric dtype, "
+                f"got dtype {x.dtype}"
+            )
+        if isinstance(x, (tf.Tensor, tf.Variable)) and not (
+            x.dtype.is_floating or x.dtype.is_integer or x.dtype == tf.bool
+        ):
+            raise ValueError(
+                f"{type(self).__name__}: expected {argument} of a numeric dtype, "
+                f"got dtype {x.dtype.name}"
+            )
+        x = tf.convert_to_tensor(x)
+        if x.dtype != tf.float32:
+            x = tf.cast(x, tf.float32)
+        shape = x.shape
+        expected = "[batch, " + ", ".join(str(d) for d in self.event_shape) + "]"
+        if shape.rank is not None:
+            if shape.rank != self.event_ndims + 1 or any(
+                got is not None and got != want
+                for got, want in zip(shape[1:], self.event_shape)
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}: expected {argument} of shape {expected}, "
+                    f"got shape {list(shape)}"
+                )
+        return x
+
+    # --------------------------------------------------------------- training
+    def compile(self, optimizer="adam", jit_compile=None, **kwargs):
+        """`keras.Model.compile` with XLA on by default where the model allows.
+
+        Keras 3's `jit_compile="auto"` resolves to False on a machine without a
+        GPU, so tfdgm asks for XLA explicitly (`supports_xla`).
+        """
+        if jit_compile is None:
+            jit_compile = self.supports_xla
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
+    def fit(self, x=None, y=None, **kwargs):
+        """`keras.Model.fit`, refusing empty, non-numeric or non-finite arrays."""
+        if isinstance(x, np.ndarray):
+            if x.dtype.kind not in "biuf":
+                raise ValueError(f"expected numeric training data, got dtype {x.dtype}")
+            if x.shape[0] == 0:
+                raise ValueError("expected at least one training example, got an empty array")
+            if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+                raise ValueError(
+                    f"expected finite training data, got {int(np.sum(~np.isfinite(x)))} NaN/inf values"
+                )
+            self.validate_input(x[:1])
+        return super().fit(x, y, **kwargs)
+
+    def apply_gradients(self, tape, loss, variables=None, optimizer=None):
+        """One optimizer step on `loss`, averaged correctly across replicas.
+
+        Under `tf.distribute` the per-replica gradients are summed, so the
+        per-replica mean loss is divided by the number of replicas first (as
+        Keras' own `train_step` does).
+        """
+        variables = self.trainable_variables if variables is None else variables
+        optimizer = self.optimizer if optimizer is None else optimizer
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        scaled = loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+        gradients = tape.gradient(scaled, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    @staticmethod
+    def unpack(data):
+        """Splits a `fit` batch into `(x, context)`; labels become context."""
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return x, y
+
+    # ----------------------------------------------------------------- export
+    def export_signatures(self):
+        """`{name: (fn, input_signature)}` for `tfdgm.export.save` (override)."""
+        return {}
+
+
+class DensityModel(GenerativeModel):
+    """Explicit-density protocol: `distribution()`, `log_prob`, `sample`.
+
+    Subclasses implement `distribution(context=None)` (a `tfd.Distribution`
+    over `event_shape`, built from the model's Keras weights) and
+    `build(input_shape)` (creating those weights from shapes alone). The
+    training objective is the negative log-likelihood in nats,
+
+        loss = -1/B sum_b log p(x_b),
+
+    reported as `nll` (model space, nats) and `bits_per_dim` (data space).
+    """
+
+    family = "density"
+
+    def distribution(self, context=None):
+        """The model's `tfd.Distribution` over `event_shape` (override)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement distribution()")
+
+    def _ensure_built(self):
+        if not self.built:
+            self.build((None, *self.event_shape))
+
+    def log_prob(self, x, context=None):
+        """log p(x) in nats. x: [batch, *event_shape] -> [batch]."""
+        self._ensure_built()
+        x = self.validate_input(x)
+        return self.distribution(context).log_prob(x)
+
+    def data_log_prob(self, x, context=None):
+        """log-density of the ORIGINAL data point whose model-space image is x.
+
+        Adds log|det dT/dx| of the data transform T (scaling, logit, ...).
+        x: [batch, *event_shape] (model space) -> [batch] nats.
+        """
+        x = self.validate_input(x)
+        return self.data_transform.data_space_log_prob(self.log_prob(x, context), x)
+
+    def bits_per_dim(self, x, context=None):
+        """Negative log2-density per dimension in the original data space. -> [batch]"""
+        return -self.data_log_prob(x, context) / (self.num_dims * math.log(2.0))
+
+    def sample(self, n, seed=None, context=None):
+        """Draws `n` samples: -> [n, *event_shape]. `seed`: int for reproducibility."""
+        self._ensure_built()
+        return self.distribution(context).sample(n, seed=as_seed(seed))
+
+    def call(self, x, training=False):
+        return self.log_prob(x)
+
+    # ---------------------------------------------------------------- metrics
+    @property
+    def metrics(self):
+        if not hasattr(self, "_nll_tracker"):
+            self._nll_tracker = keras.metrics.Mean(name="nll")
+            self._bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
+        return [self._nll_tracker, self._bpd_tracker]
+
+    def _update_metrics(self, log_prob, x):
+        self.metrics  # creates the trackers on first use
+        data_log_prob = self.data_transform.data_space_log_prob(log_prob, x)
+        self._nll_tracker.update_state(-log_prob)
+        self._bpd_tracker.update_state(-data_log_prob / (self.num_dims * math.log(2.0)))
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        x, context = self.unpack(data)
+        x = self.validate_input(x)
+        with tf.GradientTape() as tape:
+            log_prob = self.distribution(context).log_prob(x)
+            loss = -tf.reduce_mean(log_prob)
+        self.apply_gradients(tape, loss)
+        return self._update_metrics(log_prob, x)
+
+    def test_step(self, data):
+        x, context = self.unpack(data)
+        x = self.validate_input(x)
+        return self._update_metrics(self.distribution(context).log_prob(x), x)
+
+    # ----------------------------------------------------------------- export
+    def export_signatures(self):
+        event = [None, *self.event_shape]
+        return {
+            "log_prob": (
+                lambda x: {"log_prob": self.log_prob(x)},
+                [tf.TensorSpec(event, tf.float32, name="x")],
+            ),
+            "sample": (
+                lambda n, seed: {"samples": self.sample(n, seed=seed)},
+                [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed")],
+            ),
+        }
+
+
+def _as_shape(shape, argument):
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise ValueError(f"expected {argument} as a tuple of positive ints, got {shape!r}") from None
+    if not shape or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
+        raise ValueError(f"expected {argument} as a tuple of positive ints, got {shape!r}")
+    return shape

@@ -1,0 +1,8 @@
+"""Factorized baselines: the first row of every NLL table."""
+from tfdgm.models.baselines.factorized import (
+    IndependentBernoulli,
+    IndependentGaussian,
+    IndependentLogistic,
+)
+
+__all__ = ["IndependentBernoulli", "IndependentGaussian", "IndependentLogistic"]

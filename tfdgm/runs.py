@@ -1,0 +1,252 @@
+"""Run directories: train, resume, evaluate, sample and export a model by name.
+
+A run directory holds
+  config.json        everything needed to rebuild the model and its data
+  checkpoints/       the resumable backup (weights, optimizer, epoch)
+  logs/              TensorBoard
+  model.weights.h5   the final (or last good) weights
+  metrics.json       test NLL in nats and bits/dim, epoch times
+  samples.png        a grid of samples (one per epoch as samples_epoch_NNN.png)
+The CLI (`tfdgm.cli`) is a thin layer over these functions.
+"""
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+
+from tfdgm import data as tfdgm_data
+from tfdgm import models
+from tfdgm.distribute import make_strategy
+from tfdgm.training import standard_callbacks, write_json, write_sample_picture
+
+__all__ = ["train", "evaluate", "sample", "export", "load_run", "RunError"]
+
+CONFIG = "config.json"
+WEIGHTS = "model.weights.h5"
+METRICS = "metrics.json"
+
+
+class RunError(ValueError):
+    """A run directory that is missing, incomplete or would be overwritten."""
+
+
+def _default_preprocess(model_class, info):
+    """Binary models binarize discrete data; continuous ones dequantize and scale."""
+    binary = getattr(model_class, "data_kind", "continuous") == "binary"
+    if info.num_levels is None:
+        if binary:
+            raise ValueError(
+                f"{model_class.__name__} models binary data, but dataset {info.name!r} is "
+                "continuous; choose a dataset with discrete levels (e.g. digits, fashion_mnist)"
+            )
+        return None
+    return "binarize:static" if binary else "dequantize,scale"
+
+
+def _build_model(config):
+    info = tfdgm_data.dataset_info(config["data"])
+    transform = tfdgm_data.parse_preprocessing(config["preprocess"], info)
+    model_class = models.get(config["model"])
+    try:
+        model = model_class(
+            event_shape=tuple(info.event_shape), data_transform=transform, **config["params"]
+        )
+    except TypeError as error:  # unknown hyper-parameter names
+        raise ValueError(f"bad parameters for {model_class.__name__}: {error}") from None
+    model.build((None, *info.event_shape))
+    return model, info, transform
+
+
+def _dataset(config, split, transform, shuffle=False):
+    return tfdgm_data.load(
+        config["data"],
+        split=split,
+        preprocess=transform,
+        batch_size=config["batch_size"],
+        shuffle=shuffle,
+        seed=config["seed"],
+        num_examples=config.get("num_examples"),
+    )
+
+
+def train(
+    model,
+    data,
+    out=None,
+    epochs=10,
+    batch_size=128,
+    learning_rate=1e-3,
+    seed=0,
+    resume=False,
+    strategy="default",
+    preprocess=None,
+    num_examples=None,
+    params=None,
+    checkpoint_every=200,
+    verbose=1,
+):
+    """Trains `model` (a registered name) on dataset `data` in a run directory.
+
+    Arguments:
+      model: registered model name, e.g. "independent_bernoulli".
+      data: dataset name (see `tfdgm.data.list_datasets()`) or "tfds:NAME".
+      out: run directory (default `runs/MODEL-DATA`).
+      epochs: total epochs (a resumed run trains the remaining ones).
+      batch_size, learning_rate, seed: training settings (Adam).
+      resume: continue the run in `out` from its last checkpoint.
+      strategy: "default", "mirrored", "multiworker" or "tpu".
+      preprocess: preprocessing spec; default by model and data kind.
+      num_examples: use only the first N examples of each split.
+      params: model hyper-parameters (dict).
+      checkpoint_every: batches between backups (also saved every epoch).
+    Returns:
+      (run_dir, metrics dict).
+    """
+    run_dir = out or os.path.join("runs", f"{model}-{data.replace(':', '_')}")
+    config_path = os.path.join(run_dir, CONFIG)
+    if resume:
+        if not os.path.exists(config_path):
+            raise RunError(f"cannot resume: {run_dir} holds no {CONFIG}; train without --resume first")
+        config = _read_json(config_path)
+        config["epochs"] = epochs if epochs is not None else config["epochs"]
+        _announce_resume(run_dir, config["epochs"])
+    else:
+        if os.path.exists(config_path):
+            raise RunError(
+                f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
+            )
+        model_class = models.get(model)
+        info = tfdgm_data.dataset_info(data)
+        if preprocess is None:
+            preprocess = _default_preprocess(model_class, info)
+        config = {
+            "model": model,
+            "data": data,
+            "preprocess": tfdgm_data.parse_preprocessing(preprocess, info).to_spec(),
+            "params": dict(params or {}),
+            "epochs": int(epochs),
+            "batch_size": int(batch_size),
+            "learning_rate": float(learning_rate),
+            "seed": int(seed),
+            "strategy": strategy,
+            "num_examples": num_examples,
+            "checkpoint_every": int(checkpoint_every),
+        }
+    distribution = make_strategy(config["strategy"])
+    keras.utils.set_random_seed(config["seed"])
+    with distribution.scope():
+        net, info, transform = _build_model(config)
+        net.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))
+    train_data = _dataset(config, "train", transform, shuffle=True)
+    validation_data = _dataset(config, "validation", transform)
+    os.makedirs(run_dir, exist_ok=True)
+    if not resume:
+        write_json(config_path, config)
+    callbacks = standard_callbacks(
+        run_dir, save_freq=config["checkpoint_every"], num_levels=info.num_levels, seed=config["seed"]
+    )
+    history = net.fit(
+        train_data,
+        epochs=config["epochs"],
+        validation_data=validation_data,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    net.save_weights(os.path.join(run_dir, WEIGHTS))
+    metrics = _evaluate_model(net, config, transform, verbose=verbose)
+    timer = next(c for c in callbacks if type(c).__name__ == "EpochTimer")
+    nan_guard = next(c for c in callbacks if type(c).__name__ == "StopOnNaN")
+    metrics.update(
+        epoch_seconds=timer.seconds,
+        epochs_trained=len(history.epoch),
+        stopped_on_nan=nan_guard.stopped_on_nan,
+        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+    )
+    write_json(os.path.join(run_dir, METRICS), metrics)
+    return run_dir, metrics
+
+
+def _evaluate_model(net, config, transform, split="test", verbose=1):
+    """Test NLL of `net`: nats and bits/dim in data space, nats in model space."""
+    results = net.evaluate(
+        _dataset(config, split, transform.for_evaluation()), verbose=verbose, return_dict=True
+    )
+    bits_per_dim = float(results["bits_per_dim"])
+    return {
+        "split": split,
+        "nll_nats": bits_per_dim * net.num_dims * math.log(2.0),
+        "bits_per_dim": bits_per_dim,
+        "model_space_nll_nats": float(results["nll"]),
+    }
+
+
+def load_run(run_dir):
+    """Rebuilds the model of a run with its final weights. -> (model, config, info)."""
+    config_path = os.path.join(run_dir, CONFIG)
+    weights_path = os.path.join(run_dir, WEIGHTS)
+    if not os.path.exists(config_path):
+        raise RunError(f"{run_dir} is not a run directory: no {CONFIG} (train one with `tfdgm train`)")
+    if not os.path.exists(weights_path):
+        raise RunError(f"{run_dir} has no {WEIGHTS} yet: finish training (`tfdgm train ... --resume`)")
+    config = _read_json(config_path)
+    net, info, _ = _build_model(config)
+    net.load_weights(weights_path)
+    return net, config, info
+
+
+def evaluate(run_dir, split="test", verbose=1):
+    """Evaluates a run's final model on `split`; updates metrics.json. -> metrics."""
+    net, config, _ = load_run(run_dir)
+    metrics = _evaluate_model(net, config, net.data_transform, split=split, verbose=verbose)
+    path = os.path.join(run_dir, METRICS)
+    stored = _read_json(path) if os.path.exists(path) else {}
+    stored.update(metrics)
+    write_json(path, stored)
+    return metrics
+
+
+def sample(run_dir, num_samples=64, seed=0, out=None):
+    """Draws samples from a run's model; writes a PNG and a .npy in data space.
+
+    Returns:
+      (png path, npy path).
+    """
+    if num_samples < 1:
+        raise ValueError(f"expected a positive number of samples, got {num_samples}")
+    net, config, info = load_run(run_dir)
+    png = out or os.path.join(run_dir, f"samples_n{num_samples}_seed{seed}.png")
+    write_sample_picture(net, [png], num_samples, seed, info.num_levels)
+    npy = os.path.splitext(png)[0] + ".npy"
+    np.save(npy, np.asarray(net.data_transform.bijector().inverse(net.sample(num_samples, seed=seed))))
+    return png, npy
+
+
+def export(run_dir, to=None):
+    """Exports a run's model as a SavedModel (default `savedmodels/<run name>`)."""
+    from tfdgm import export as tfdgm_export
+
+    net, _, _ = load_run(run_dir)
+    path = to or os.path.join("savedmodels", os.path.basename(os.path.normpath(run_dir)))
+    return tfdgm_export.save(net, path)
+
+
+def _announce_resume(run_dir, epochs):
+    metadata = os.path.join(run_dir, "checkpoints", "training_metadata.json")
+    if os.path.exists(metadata):
+        state = _read_json(metadata)
+        print(
+            f"tfdgm: resuming {run_dir} at epoch {state['epoch'] + 1} of {epochs} from the "
+            f"checkpoint taken after batch {state.get('batch', 0) + 1} of that epoch"
+            if state.get("batch")
+            else f"tfdgm: resuming {run_dir} at epoch {state['epoch'] + 1} of {epochs}"
+        )
+    else:
+        print(f"tfdgm: resuming {run_dir} from the start: no checkpoint was taken yet")
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
