@@ -50,10 +50,9 @@ def _build_model(config):
     info = tfdgm_data.dataset_info(config["data"])
     transform = tfdgm_data.parse_preprocessing(config["preprocess"], info)
     model_class = models.get(config["model"])
+    params = {**model_class.default_hyperparameters(info), **config["params"]}
     try:
-        model = model_class(
-            event_shape=tuple(info.event_shape), data_transform=transform, **config["params"]
-        )
+        model = model_class(event_shape=tuple(info.event_shape), data_transform=transform, **params)
     except TypeError as error:  # unknown hyper-parameter names
         raise ValueError(f"bad parameters for {model_class.__name__}: {error}") from None
     model.build((None, *info.event_shape))

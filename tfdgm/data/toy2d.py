@@ -80,7 +80,7 @@ def _moons(rng, n):
 
 # name -> (generator(rng, n) -> (x [n, 2], labels [n] or None), num_classes, description)
 TOY_DATASETS = {
-    "8gaussians": (_eight_gaussians, 8, "8 Gaussians (std 0.35) on a circle of radius 2*sqrt(2); label = mode"),
+    "8gaussians": (_eight_gaussians, 8, "8 Gaussians (std 0.35) on a circle of radius 2 sqrt(2); label = mode"),
     "checkerboard": (_checkerboard, None, "uniform on the 8 dark cells of a 4x4 checkerboard over [-4, 4)^2"),
     "pinwheel": (_pinwheel, 5, "5-armed pinwheel of curved Gaussian arms; label = arm"),
     "spirals": (_spirals, 2, "two interleaved spirals of 1.5 turns; label = spiral"),

@@ -1,26 +1,29 @@
-"""All tfdgm models, importable by name, and the registry the CLI uses."""
+"""All tfdgm models, importable by name, and the registry the CLI uses.
+
+Each family package (`flows`, `autoregressive`, `latent`, `energy`,
+`adversarial`, `baselines`) defines `REGISTRY = {snake_case_name: class}` and
+`__all__`; this module merges them.
+"""
 import re
 
+from tfdgm.models import adversarial, autoregressive, baselines, energy, flows, latent
+from tfdgm.models.adversarial import *  # noqa: F401,F403
+from tfdgm.models.autoregressive import *  # noqa: F401,F403
 from tfdgm.models.base import DensityModel, GenerativeModel
-from tfdgm.models.baselines import IndependentBernoulli, IndependentGaussian, IndependentLogistic
+from tfdgm.models.baselines import *  # noqa: F401,F403
+from tfdgm.models.energy import *  # noqa: F401,F403
+from tfdgm.models.flows import *  # noqa: F401,F403
+from tfdgm.models.latent import *  # noqa: F401,F403
 
-__all__ = [
-    "GenerativeModel",
-    "DensityModel",
-    "IndependentBernoulli",
-    "IndependentGaussian",
-    "IndependentLogistic",
-    "get",
-    "list_models",
-]
+_FAMILIES = (baselines, autoregressive, flows, latent, energy, adversarial)
 
-# Registry of the models the CLI can train: snake_case name -> class. Each
-# family's module adds its models here as it lands.
-_REGISTRY = {
-    "independent_bernoulli": IndependentBernoulli,
-    "independent_gaussian": IndependentGaussian,
-    "independent_logistic": IndependentLogistic,
-}
+_REGISTRY = {}
+for _family in _FAMILIES:
+    _REGISTRY.update(getattr(_family, "REGISTRY", {}))
+
+__all__ = ["GenerativeModel", "DensityModel", "get", "list_models"] + sorted(
+    name for family in _FAMILIES for name in getattr(family, "__all__", [])
+)
 
 
 def _snake(name):

@@ -80,6 +80,12 @@ class GenerativeModel(keras.Model):
         self.data_transform = parse_preprocessing(data_transform)
 
     # ------------------------------------------------------------------ config
+    @classmethod
+    def default_hyperparameters(cls, info):
+        """Hyper-parameters suited to a dataset (`tfdgm.data.DatasetInfo`);
+        the CLI uses them unless `--param` overrides (override)."""
+        return {}
+
     def hyperparameters(self):
         """The constructor arguments beyond `event_shape` (override)."""
         return {}
@@ -136,14 +142,30 @@ class GenerativeModel(keras.Model):
         """`keras.Model.compile` with XLA on by default where the model allows.
 
         Keras 3's `jit_compile="auto"` resolves to False on a machine without a
-        GPU, so tfdgm asks for XLA explicitly (`supports_xla`).
+        GPU, so tfdgm asks for XLA explicitly (`supports_xla`). Exception:
+        several replicas on logical devices of one CPU (the `mirrored` test
+        setup), where XLA places every replica's cluster on CPU:0 and fails
+        with "Trying to access resource ... located in device CPU:1"
+        (measured on TF 2.21); replicas on GPUs/TPUs keep XLA.
         """
         if jit_compile is None:
-            jit_compile = self.supports_xla
+            jit_compile = self.supports_xla and not _replicas_share_a_cpu()
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
+    def _ensure_built(self):
+        """Builds the weights from `event_shape` alone (never by tracing `call`)."""
+        if not self.built:
+            self.build((None, *self.event_shape))
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        self._ensure_built()
+        return super().evaluate(x, y, **kwargs)
+
     def fit(self, x=None, y=None, **kwargs):
-        """`keras.Model.fit`, refusing empty, non-numeric or non-finite arrays."""
+        """`keras.Model.fit`, refusing empty, non-numeric or non-finite arrays.
+
+        The model is built from its event shape before the first step, so
+        Keras never builds it by tracing `call` in a scratch graph."""
         if isinstance(x, np.ndarray):
             if x.dtype.kind not in "biuf":
                 raise ValueError(f"expected numeric training data, got dtype {x.dtype}")
@@ -154,20 +176,23 @@ class GenerativeModel(keras.Model):
                     f"expected finite training data, got {int(np.sum(~np.isfinite(x)))} NaN/inf values"
                 )
             self.validate_input(x[:1])
+        self._ensure_built()
         return super().fit(x, y, **kwargs)
 
     def apply_gradients(self, tape, loss, variables=None, optimizer=None):
         """One optimizer step on `loss`, averaged correctly across replicas.
 
         Under `tf.distribute` the per-replica gradients are summed, so the
-        per-replica mean loss is divided by the number of replicas first (as
-        Keras' own `train_step` does).
+        per-replica gradients of the mean loss are divided by the number of
+        replicas (Keras' own `train_step` scales the loss instead; the loss
+        here may come from outside the tape's scope, so the gradients are).
         """
         variables = self.trainable_variables if variables is None else variables
         optimizer = self.optimizer if optimizer is None else optimizer
+        gradients = tape.gradient(loss, variables)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        scaled = loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
-        gradients = tape.gradient(scaled, variables)
+        if replicas > 1:
+            gradients = [None if g is None else g / replicas for g in gradients]
         optimizer.apply_gradients(zip(gradients, variables))
 
     @staticmethod
@@ -197,13 +222,14 @@ class DensityModel(GenerativeModel):
 
     family = "density"
 
+    def __init__(self, event_shape=(2,), data_transform=None, name=None, **kwargs):
+        super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
+        self._nll_tracker = keras.metrics.Mean(name="nll")
+        self._bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
+
     def distribution(self, context=None):
         """The model's `tfd.Distribution` over `event_shape` (override)."""
         raise NotImplementedError(f"{type(self).__name__} must implement distribution()")
-
-    def _ensure_built(self):
-        if not self.built:
-            self.build((None, *self.event_shape))
 
     def log_prob(self, x, context=None):
         """log p(x) in nats. x: [batch, *event_shape] -> [batch]."""
@@ -235,13 +261,9 @@ class DensityModel(GenerativeModel):
     # ---------------------------------------------------------------- metrics
     @property
     def metrics(self):
-        if not hasattr(self, "_nll_tracker"):
-            self._nll_tracker = keras.metrics.Mean(name="nll")
-            self._bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
         return [self._nll_tracker, self._bpd_tracker]
 
     def _update_metrics(self, log_prob, x):
-        self.metrics  # creates the trackers on first use
         data_log_prob = self.data_transform.data_space_log_prob(log_prob, x)
         self._nll_tracker.update_state(-log_prob)
         self._bpd_tracker.update_state(-data_log_prob / (self.num_dims * math.log(2.0)))
@@ -274,6 +296,14 @@ class DensityModel(GenerativeModel):
                 [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed")],
             ),
         }
+
+
+def _replicas_share_a_cpu():
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync < 2:
+        return False
+    devices = getattr(strategy.extended, "worker_devices", ())
+    return bool(devices) and all("CPU" in device.upper() for device in devices)
 
 
 def _as_shape(shape, argument):

@@ -1,0 +1,5 @@
+"""adversarial models (see DESIGN.md)."""
+
+__all__ = []
+
+REGISTRY = {}

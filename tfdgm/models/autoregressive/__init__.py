@@ -1,0 +1,5 @@
+"""autoregressive models (see DESIGN.md)."""
+
+__all__ = []
+
+REGISTRY = {}

@@ -6,3 +6,9 @@ from tfdgm.models.baselines.factorized import (
 )
 
 __all__ = ["IndependentBernoulli", "IndependentGaussian", "IndependentLogistic"]
+
+REGISTRY = {
+    "independent_bernoulli": IndependentBernoulli,
+    "independent_gaussian": IndependentGaussian,
+    "independent_logistic": IndependentLogistic,
+}

@@ -1,0 +1,5 @@
+"""energy models (see DESIGN.md)."""
+
+__all__ = []
+
+REGISTRY = {}

@@ -1,0 +1,5 @@
+"""flows models (see DESIGN.md)."""
+
+__all__ = []
+
+REGISTRY = {}

@@ -1,0 +1,5 @@
+"""latent models (see DESIGN.md)."""
+
+__all__ = []
+
+REGISTRY = {}

@@ -1,0 +1,20 @@
+"""Datasets (Fashion-MNIST, digits, 2-D toy densities, any TFDS name) and exact-Jacobian preprocessing."""
+
+__all__ = [
+    "load",
+    "load_arrays",
+    "list_datasets",
+    "dataset_info",
+    "DatasetInfo",
+    "Preprocessing",
+    "Binarize",
+    "Dequantize",
+    "Scale",
+    "Logit",
+    "parse_preprocessing",
+    "DatasetError",
+]
+
+from tfdgm.data.errors import DatasetError
+from tfdgm.data.preprocess import Binarize, Dequantize, Logit, Preprocessing, Scale, parse_preprocessing
+from tfdgm.data.registry import DatasetInfo, dataset_info, list_datasets, load, load_arrays

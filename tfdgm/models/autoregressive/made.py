@@ -1,0 +1,418 @@
+"""MADE (Germain et al. 2015): a masked autoencoder as an autoregressive
+density, and the masked conditioner network that MAF and IAF reuse."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfdgm.models.base import DensityModel, as_seed
+from tfdgm.nn.masked import MaskedDense, hidden_degrees, input_degrees, input_order, made_masks
+
+tfd = tfp.distributions
+tfb = tfp.bijectors
+
+__all__ = ["MADE", "MADENetwork", "class_context"]
+
+_LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+class MADENetwork(keras.layers.Layer):
+    """MADE's masked MLP: `num_params` outputs per input, output d depending
+    only on the inputs before d in the ordering (and on an optional context).
+
+    Degrees and masks follow Germain et al. (2015), Sec. 4: input d has degree
+    m^0(d) = its position in `order` (1..D), hidden unit k a degree m^l(k) in
+    [min m^{l-1}, D-1], hidden masks 1[m^l(k) >= m^{l-1}(k')], the output mask
+    1[m^0(d) > m^L(k)]. A context vector (e.g. a one-hot class) joins the
+    first layer's input with degree 0, so it reaches every output. For flows,
+    `shift_and_log_scale` splits two parameters into the shift mu and the
+    log-scale alpha of x_d = u_d exp(alpha_d) + mu_d (Papamakarios et al.
+    2017, Eq. 3), the log-scale bounded as alpha = b tanh(a / b).
+
+    References:
+      Germain et al., "MADE: Masked Autoencoder for Distribution Estimation",
+      ICML 2015, https://arxiv.org/abs/1502.03509
+      Papamakarios et al., "Masked Autoregressive Flow for Density
+      Estimation", NeurIPS 2017, https://arxiv.org/abs/1705.07057
+
+    Arguments:
+      num_params: outputs per input dimension (1 for Bernoulli logits, 2 for
+        shift and log-scale).
+      hidden_units: list of hidden layer widths.
+      order: "natural", "reversed", "random" or a permutation of range(D)
+        (see `tfdgm.nn.masked.input_order`).
+      hidden_degrees: "equal" (every degree equally often, deterministic) or
+        "random" (uniform draws, as in the paper).
+      context_dim: size of the context vector, or None.
+      activation: hidden activation.
+      zero_init_output: zero-initialize the output layer, so a flow layer
+        starts as the identity (shift 0, log-scale 0).
+      log_scale_bound: b of the soft bound b tanh(a / b) on the log-scale;
+        None leaves it unbounded.
+      seed: seed of the random order and random hidden degrees.
+
+    Shapes:
+      x: [..., D], context: [..., context_dim] -> [..., D, num_params].
+    """
+
+    def __init__(
+        self,
+        num_params=2,
+        hidden_units=(64, 64),
+        order="natural",
+        hidden_degrees="equal",
+        context_dim=None,
+        activation="relu",
+        zero_init_output=True,
+        log_scale_bound=3.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_params) != num_params or num_params < 1:
+            raise ValueError(f"MADENetwork: expected num_params >= 1, got {num_params!r}")
+        hidden_units = [hidden_units] if isinstance(hidden_units, int) else list(hidden_units)
+        if not all(isinstance(h, (int, np.integer)) and h > 0 for h in hidden_units):
+            raise ValueError(f"MADENetwork: expected hidden_units as a list of positive ints, got {hidden_units!r}")
+        if hidden_degrees not in ("equal", "random"):
+            raise ValueError(f"MADENetwork: expected hidden_degrees 'equal' or 'random', got {hidden_degrees!r}")
+        if context_dim is not None and (int(context_dim) != context_dim or context_dim < 1):
+            raise ValueError(f"MADENetwork: expected context_dim a positive int or None, got {context_dim!r}")
+        if log_scale_bound is not None and not log_scale_bound > 0:
+            raise ValueError(f"MADENetwork: expected log_scale_bound > 0 or None, got {log_scale_bound!r}")
+        self.num_params = int(num_params)
+        self.hidden_units = [int(h) for h in hidden_units]
+        self.order_spec = order
+        self.hidden_degrees_method = hidden_degrees
+        self.context_dim = None if context_dim is None else int(context_dim)
+        self.activation = activation
+        self.zero_init_output = zero_init_output
+        self.log_scale_bound = log_scale_bound
+        self.seed = seed
+
+    # ------------------------------------------------------------------ build
+    def build(self, input_shape, context_shape=None):
+        num_inputs = int(input_shape[-1])
+        self.num_inputs = num_inputs
+        self.order = input_order(num_inputs, self.order_spec, self.seed)
+        self.input_degrees = input_degrees(self.order)
+        layer_degrees = self._draw_hidden_degrees(self.hidden_degrees_method, self.seed)
+        masks = made_masks(self._network_input_degrees(), layer_degrees, self._output_degrees())
+        self.hidden_layers = []
+        for i, (units, mask) in enumerate(zip(self.hidden_units, masks)):
+            layer = MaskedDense(units, mask=mask, activation=self.activation, name=f"masked_dense_{i}")
+            layer.build((None, mask.shape[0]))
+            self.hidden_layers.append(layer)
+        self.output_layer = MaskedDense(
+            num_inputs * self.num_params,
+            mask=masks[-1],
+            kernel_initializer="zeros" if self.zero_init_output else "glorot_uniform",
+            name="masked_dense_output",
+        )
+        self.output_layer.build((None, masks[-1].shape[0]))
+        self.built = True
+
+    def _network_input_degrees(self):
+        context = np.zeros(self.context_dim or 0, np.int64)
+        return np.concatenate([context, self.input_degrees])
+
+    def _output_degrees(self):
+        return np.repeat(self.input_degrees, self.num_params)
+
+    def _draw_hidden_degrees(self, method, seed):
+        rng = np.random.RandomState(seed)
+        degrees, previous = [], self._network_input_degrees()
+        for units in self.hidden_units:
+            previous = hidden_degrees(units, previous, self.num_inputs, method, rng)
+            degrees.append(previous)
+        return degrees
+
+    def resample_masks(self, seed):
+        """Connectivity-agnostic training (Germain et al. 2015, Sec. 4.3):
+        draws new random hidden degrees with `seed` and resets every mask.
+        The input order (and so the autoregressive property) is kept."""
+        if not self.built:
+            raise ValueError("MADENetwork.resample_masks: expected a built network, got an unbuilt one")
+        layer_degrees = self._draw_hidden_degrees("random", seed)
+        masks = made_masks(self._network_input_degrees(), layer_degrees, self._output_degrees())
+        for layer, mask in zip([*self.hidden_layers, self.output_layer], masks):
+            layer.set_mask(mask)
+
+    # ------------------------------------------------------------------- call
+    def call(self, x, context=None):
+        x = tf.convert_to_tensor(x, tf.float32)
+        batch_shape = tf.shape(x)[:-1]
+        h = tf.reshape(x, [-1, self.num_inputs])
+        if self.context_dim is not None:
+            if context is None:
+                raise ValueError("MADENetwork: expected a context of size "
+                                 f"{self.context_dim}, got None")
+            context = tf.cast(context, tf.float32)
+            context = tf.broadcast_to(context, tf.concat([batch_shape, [self.context_dim]], 0))
+            h = tf.concat([tf.reshape(context, [-1, self.context_dim]), h], axis=-1)
+        elif context is not None:
+            raise ValueError("MADENetwork: expected no context (context_dim is None), got one")
+        for layer in self.hidden_layers:
+            h = layer(h)
+        params = self.output_layer(h)
+        return tf.reshape(params, tf.concat([batch_shape, [self.num_inputs, self.num_params]], 0))
+
+    def shift_and_log_scale(self, x, context=None):
+        """(mu, alpha) for x_d = u_d exp(alpha_d) + mu_d. x: [..., D] -> two [..., D]."""
+        if self.num_params != 2:
+            raise ValueError(f"MADENetwork.shift_and_log_scale: expected num_params=2, got {self.num_params}")
+        params = self(x, context)
+        shift, log_scale = params[..., 0], params[..., 1]
+        if self.log_scale_bound is not None:
+            log_scale = self.log_scale_bound * tf.tanh(log_scale / self.log_scale_bound)
+        return shift, log_scale
+
+    def bijector(self, context=None, name=None):
+        """The affine autoregressive bijector (TFP's `MaskedAutoregressiveFlow`)
+        conditioned by this network: forward u -> x is the D-pass
+        x_d = u_d exp(alpha_d(x_<d)) + mu_d(x_<d), inverse x -> u one pass."""
+        return tfb.MaskedAutoregressiveFlow(
+            shift_and_log_scale_fn=lambda y: self.shift_and_log_scale(y, context), name=name
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_params": self.num_params,
+            "hidden_units": self.hidden_units,
+            "order": self.order_spec if isinstance(self.order_spec, str) else list(map(int, self.order_spec)),
+            "hidden_degrees": self.hidden_degrees_method,
+            "context_dim": self.context_dim,
+            "activation": self.activation,
+            "zero_init_output": self.zero_init_output,
+            "log_scale_bound": self.log_scale_bound,
+            "seed": self.seed,
+        }
+
+
+def class_context(context, num_classes, model_name, batch_size=None):
+    """Validates a model's context and turns class labels into one-hot vectors.
+
+    Arguments:
+      context: None, int labels [batch] (or a scalar label, broadcast to
+        `batch_size`), or float one-hot / soft labels [batch, num_classes].
+      num_classes: the model's number of classes, None if unconditional.
+      model_name: for error messages.
+      batch_size: optional batch size a scalar label is broadcast to.
+    Returns:
+      None or float32 [batch, num_classes].
+    Raises:
+      ValueError: a context for an unconditional model, a missing context for
+        a conditional one, labels out of range or of the wrong shape.
+    """
+    if num_classes is None:
+        if context is not None:
+            raise ValueError(f"{model_name}: expected no context (num_classes is None), got one; "
+                             "pass num_classes=... to build a conditional model")
+        return None
+    if context is None:
+        raise ValueError(f"{model_name}: expected a context of class labels in [0, {num_classes}), got None")
+    context = tf.convert_to_tensor(context)
+    rank = context.shape.rank
+    if context.dtype.is_integer or rank == 0 or (rank == 1 and context.dtype.is_floating):
+        if rank not in (0, 1) and not (rank == 2 and context.shape[-1] == 1):
+            raise ValueError(f"{model_name}: expected labels of shape [batch], got shape {list(context.shape)}")
+        labels = tf.reshape(tf.cast(context, tf.int32), [-1] if rank else [])
+        if tf.executing_eagerly():
+            values = labels.numpy()
+            if np.any(values < 0) or np.any(values >= num_classes):
+                raise ValueError(f"{model_name}: expected labels in [0, {num_classes}), got {np.unique(values).tolist()}")
+        if rank == 0 and batch_size is not None:
+            labels = tf.fill(tf.reshape(batch_size, [1]), labels)
+        return tf.one_hot(labels, num_classes, dtype=tf.float32)
+    if rank != 2 or context.shape[-1] != num_classes:
+        raise ValueError(f"{model_name}: expected a context of shape [batch, {num_classes}] or labels [batch], "
+                         f"got shape {list(context.shape)}")
+    return tf.cast(context, tf.float32)
+
+
+class MADE(DensityModel):
+    """MADE: p(x) = prod_d p(x_d | x_<d) by one masked autoencoder pass
+    (Germain et al. 2015, Eq. 1 with the masks of Sec. 4).
+
+    `likelihood="bernoulli"` (binary data): p(x_d | x_<d) =
+    Bernoulli(sigmoid(l_d)), log p(x) = sum_d x_d log s(l_d) + (1 - x_d)
+    log(1 - s(l_d)) (Eq. 7 negated). `likelihood="gaussian"` (continuous
+    data): p(x_d | x_<d) = Normal(mu_d, exp(alpha_d)), which is a one-layer
+    MAF (Papamakarios et al. 2017, Sec. 3.1) and is built as one: a
+    `tfd.TransformedDistribution` of N(0, I) through TFP's
+    `MaskedAutoregressiveFlow`. log_prob takes one network pass; sampling
+    takes D passes. Connectivity-agnostic training: `resample_masks(seed)`,
+    or the `tfdgm.nn.masked.MaskResampling` callback in `fit`.
+
+    References:
+      Germain et al., "MADE: Masked Autoencoder for Distribution Estimation",
+      ICML 2015, https://arxiv.org/abs/1502.03509
+
+    Arguments:
+      event_shape: shape of one example; images are flattened in row-major
+        order.
+      hidden_units: hidden layer widths of the masked MLP.
+      likelihood: "bernoulli" or "gaussian".
+      order: input ordering: "natural", "reversed", "random" or a
+        permutation of range(D).
+      hidden_degrees: "equal" or "random" (see `MADENetwork`).
+      num_classes: class-conditional model p(x | y) when set; the context is
+        an int label [batch] or a one-hot [batch, num_classes].
+      activation: hidden activation.
+      log_scale_bound: bound b on the Gaussian log-std, b tanh(a / b).
+      seed: seed of the random order / hidden degrees.
+      data_transform, name: see `GenerativeModel`.
+
+    Example:
+      >>> model = MADE(event_shape=(8,))
+      >>> model.log_prob(np.zeros([2, 8], np.float32)).shape
+      TensorShape([2])
+    """
+
+    data_kind = "binary"
+
+    def __init__(
+        self,
+        event_shape=(2,),
+        hidden_units=(64, 64),
+        likelihood="bernoulli",
+        order="natural",
+        hidden_degrees="equal",
+        num_classes=None,
+        activation="relu",
+        log_scale_bound=5.0,
+        seed=0,
+        data_transform=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
+        if likelihood not in _LIKELIHOODS:
+            raise ValueError(f"MADE: expected likelihood in {_LIKELIHOODS}, got {likelihood!r}")
+        if num_classes is not None and (int(num_classes) != num_classes or num_classes < 1):
+            raise ValueError(f"MADE: expected num_classes a positive int or None, got {num_classes!r}")
+        self.likelihood = likelihood
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.network = MADENetwork(
+            num_params=1 if likelihood == "bernoulli" else 2,
+            hidden_units=hidden_units,
+            order=order,
+            hidden_degrees=hidden_degrees,
+            context_dim=self.num_classes,
+            activation=activation,
+            zero_init_output=False,
+            log_scale_bound=log_scale_bound,
+            seed=seed,
+            name="made_network",
+        )
+
+    @classmethod
+    def default_hyperparameters(cls, info):
+        """Bernoulli for discrete data (binarized), Gaussian for continuous;
+        one hidden layer of 500 units on images (the paper's MNIST model)."""
+        continuous = info.num_levels is None
+        params = {"likelihood": "gaussian" if continuous else "bernoulli"}
+        params["hidden_units"] = [500] if info.kind == "image" else [64, 64]
+        return params
+
+    @classmethod
+    def default_preprocess(cls, info):
+        """Binarize discrete data; leave continuous data as is."""
+        return None if info.num_levels is None else "binarize:static"
+
+    def hyperparameters(self):
+        network = self.network
+        return {
+            "hidden_units": network.hidden_units,
+            "likelihood": self.likelihood,
+            "order": network.order_spec if isinstance(network.order_spec, str) else list(map(int, network.order_spec)),
+            "hidden_degrees": network.hidden_degrees_method,
+            "num_classes": self.num_classes,
+            "activation": network.activation,
+            "log_scale_bound": network.log_scale_bound,
+            "seed": network.seed,
+        }
+
+    def build(self, input_shape=None):
+        self.network.build((None, self.num_dims))
+        self.built = True
+
+    def unpack(self, data):
+        x, context = super().unpack(data)
+        return x, (context if self.num_classes is not None else None)
+
+    def resample_masks(self, seed):
+        """New random hidden degrees and masks (Germain et al. 2015, Sec. 4.3)."""
+        self._ensure_built()
+        self.network.resample_masks(seed)
+
+    def logits(self, x, context=None):
+        """Bernoulli logits l_d(x_<d). x: [..., *event_shape] -> [..., *event_shape]."""
+        self._ensure_built()
+        x = tf.convert_to_tensor(x, tf.float32)
+        batch_shape = tf.shape(x)[: x.shape.rank - self.event_ndims]
+        flat = tf.reshape(x, tf.concat([batch_shape, [self.num_dims]], 0))
+        return tf.reshape(self.network(flat, context)[..., 0], tf.shape(x))
+
+    def distribution(self, context=None):
+        context = class_context(context, self.num_classes, "MADE")
+        if self.likelihood == "gaussian":
+            bijector = tfb.Chain([
+                tfb.Reshape(event_shape_out=self.event_shape, event_shape_in=[self.num_dims]),
+                self.network.bijector(context),
+            ])
+            base = tfd.Independent(tfd.Normal(tf.zeros([self.num_dims]), 1.0), reinterpreted_batch_ndims=1)
+            return tfd.TransformedDistribution(base, bijector)
+
+        def conditional(x=None):
+            if x is None:
+                batch = [] if context is None else [tf.shape(context)[0]]
+                x = tf.zeros([*batch, *self.event_shape])
+            return tfd.Independent(
+                tfd.Bernoulli(logits=self.logits(x, context), dtype=tf.float32),
+                reinterpreted_batch_ndims=self.event_ndims,
+            )
+
+        return tfd.Autoregressive(conditional, num_steps=self.num_dims)
+
+    def sample(self, n, seed=None, context=None):
+        """Ancestral sampling in the autoregressive order, D network passes
+        (a `tf.while_loop`). -> [n, *event_shape]."""
+        self._ensure_built()
+        if self.likelihood == "gaussian":
+            return super().sample(n, seed=seed, context=context)
+        context = class_context(context, self.num_classes, "MADE", batch_size=n)
+        seed = as_seed(seed)
+        degrees = tf.constant(self.network.input_degrees, tf.int32)
+
+        def step(k, x):
+            probabilities = tf.sigmoid(self.network(x, context)[..., 0])
+            uniform = tf.random.stateless_uniform(tf.shape(x), seed=tf.random.experimental.stateless_fold_in(seed, k))
+            draw = tf.cast(uniform < probabilities, tf.float32)
+            return k + 1, tf.where(degrees == k + 1, draw, x)
+
+        _, x = tf.while_loop(
+            lambda k, x: k < self.num_dims,
+            step,
+            (tf.constant(0), tf.zeros(tf.stack([tf.convert_to_tensor(n, tf.int32), self.num_dims]))),
+            maximum_iterations=self.num_dims,
+        )
+        return tf.reshape(x, [-1, *self.event_shape])
+
+    def export_signatures(self):
+        if self.num_classes is None:
+            return super().export_signatures()
+        event = [None, *self.event_shape]
+        return {
+            "log_prob": (
+                lambda x, label: {"log_prob": self.log_prob(x, label)},
+                [tf.TensorSpec(event, tf.float32, name="x"), tf.TensorSpec([None], tf.int32, name="label")],
+            ),
+            "sample": (
+                lambda n, seed, label: {"samples": self.sample(n, seed=seed, context=label)},
+                [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed"),
+                 tf.TensorSpec([], tf.int32, name="label")],
+            ),
+        }
