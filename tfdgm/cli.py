@@ -55,12 +55,17 @@ def build_parser():
     evaluate = commands.add_parser("evaluate", help="test NLL of a trained run")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--num-samples", type=_positive, default=None, help="k of the L_k estimate (latent models)")
+    evaluate.add_argument("--ais-runs", type=_positive, default=None, help="parallel AIS runs (energy models)")
+    evaluate.add_argument("--ais-betas", type=_positive, default=None, help="AIS temperatures (energy models)")
 
     sample = commands.add_parser("sample", help="draw samples from a trained run")
     sample.add_argument("run_dir")
     sample.add_argument("-n", "--num-samples", type=_positive, default=64)
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", default=None, help="PNG path")
+    sample.add_argument("--temperature", type=float, default=None, help="flows: scale of the latent std")
+    sample.add_argument("--num-steps", type=_positive, default=None, help="energy models: Gibbs steps")
 
     export = commands.add_parser("export", help="write a run's model as a SavedModel")
     export.add_argument("run_dir")
@@ -100,11 +105,25 @@ def _run(args):
         )
         return
     if args.command == "evaluate":
-        metrics = runs.evaluate(args.run_dir, split=args.split)
+        options = {
+            key: value
+            for key, value in (
+                ("num_samples", args.num_samples),
+                ("ais_runs", args.ais_runs),
+                ("ais_betas", args.ais_betas),
+            )
+            if value is not None
+        }
+        metrics = runs.evaluate(args.run_dir, split=args.split, **options)
         print(json.dumps(metrics, indent=2, sort_keys=True))
         return
     if args.command == "sample":
-        png, npy = runs.sample(args.run_dir, args.num_samples, seed=args.seed, out=args.out)
+        options = {
+            key: value
+            for key, value in (("temperature", args.temperature), ("num_steps", args.num_steps))
+            if value is not None
+        }
+        png, npy = runs.sample(args.run_dir, args.num_samples, seed=args.seed, out=args.out, **options)
         print(f"samples written to {png} and {npy}")
         return
     if args.command == "export":

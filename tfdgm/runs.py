@@ -11,7 +11,6 @@ The CLI (`tfdgm.cli`) is a thin layer over these functions.
 """
 
 import json
-import math
 import os
 
 import keras
@@ -168,18 +167,10 @@ def train(
     return run_dir, metrics
 
 
-def _evaluate_model(net, config, transform, split="test", verbose=1):
-    """Test NLL of `net`: nats and bits/dim in data space, nats in model space."""
-    results = net.evaluate(
-        _dataset(config, split, transform.for_evaluation()), verbose=verbose, return_dict=True
-    )
-    bits_per_dim = float(results["bits_per_dim"])
-    return {
-        "split": split,
-        "nll_nats": bits_per_dim * net.num_dims * math.log(2.0),
-        "bits_per_dim": bits_per_dim,
-        "model_space_nll_nats": float(results["nll"]),
-    }
+def _evaluate_model(net, config, transform, split="test", verbose=1, **options):
+    """Test NLL of `net`: nats and bits/dim in data space (see `evaluate_nll`)."""
+    dataset = _dataset(config, split, transform.for_evaluation())
+    return {"split": split, **net.evaluate_nll(dataset, verbose=verbose, **options)}
 
 
 def load_run(run_dir):
@@ -196,10 +187,12 @@ def load_run(run_dir):
     return net, config, info
 
 
-def evaluate(run_dir, split="test", verbose=1):
-    """Evaluates a run's final model on `split`; updates metrics.json. -> metrics."""
+def evaluate(run_dir, split="test", verbose=1, **options):
+    """Evaluates a run's final model on `split`; updates metrics.json. -> metrics.
+
+    `options` go to the model's estimator (e.g. `ais_runs`, `num_samples`)."""
     net, config, _ = load_run(run_dir)
-    metrics = _evaluate_model(net, config, net.data_transform, split=split, verbose=verbose)
+    metrics = _evaluate_model(net, config, net.data_transform, split=split, verbose=verbose, **options)
     path = os.path.join(run_dir, METRICS)
     stored = _read_json(path) if os.path.exists(path) else {}
     stored.update(metrics)
@@ -207,9 +200,11 @@ def evaluate(run_dir, split="test", verbose=1):
     return metrics
 
 
-def sample(run_dir, num_samples=64, seed=0, out=None):
+def sample(run_dir, num_samples=64, seed=0, out=None, **options):
     """Draws samples from a run's model; writes a PNG and a .npy in data space.
 
+    `options` go to the model's `sample` (e.g. `temperature` for flows,
+    `num_steps` for Gibbs chains).
     Returns:
       (png path, npy path).
     """
@@ -217,9 +212,12 @@ def sample(run_dir, num_samples=64, seed=0, out=None):
         raise ValueError(f"expected a positive number of samples, got {num_samples}")
     net, config, info = load_run(run_dir)
     png = out or os.path.join(run_dir, f"samples_n{num_samples}_seed{seed}.png")
-    write_sample_picture(net, [png], num_samples, seed, info.num_levels)
+    try:
+        samples = write_sample_picture(net, [png], num_samples, seed, info.num_levels, **options)
+    except TypeError as error:  # an option this model's `sample` does not take
+        raise ValueError(f"{type(net).__name__}.sample does not take {sorted(options)}: {error}") from None
     npy = os.path.splitext(png)[0] + ".npy"
-    np.save(npy, np.asarray(net.data_transform.bijector().inverse(net.sample(num_samples, seed=seed))))
+    np.save(npy, samples)
     return png, npy
 
 

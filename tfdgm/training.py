@@ -150,14 +150,16 @@ class SampleGrid(keras.callbacks.Callback):
         )
 
 
-def write_sample_picture(model, paths, num_samples, seed, num_levels=None):
-    """Samples `model`, maps the samples to data space and writes PNG(s)."""
+def write_sample_picture(model, paths, num_samples, seed, num_levels=None, **options):
+    """Samples `model`, maps the samples to data space and writes PNG(s).
+
+    Returns the data-space samples as a NumPy array."""
     transform = model.data_transform
-    data = transform.bijector().inverse(model.sample(num_samples, seed=seed))
-    picture = samples_picture(np.asarray(data), 2 if transform.is_binary else num_levels)
+    data = np.asarray(transform.bijector().inverse(model.sample(num_samples, seed=seed, **options)))
+    picture = samples_picture(data, 2 if transform.is_binary else num_levels)
     for path in paths:
         write_png(path, picture)
-    return paths
+    return data
 
 
 def standard_callbacks(run_dir, save_freq="epoch", num_levels=None, seed=0, tensorboard=True):

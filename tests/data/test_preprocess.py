@@ -181,6 +181,10 @@ def test_dynamic_binarization_changes_between_passes_static_does_not():
     first, second = two_passes("binarize:static")
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(first, two_passes("binarize:static", seed=5)[0])  # not tied to load's seed
+    unbatched = np.stack(list(load("digits", preprocess="binarize:static", num_examples=64)))
+    np.testing.assert_array_equal(first, unbatched)  # nor to the batching
+    unbatched_dynamic = [np.stack(list(load("digits", preprocess="binarize:dynamic", num_examples=64)))]
+    assert not np.array_equal(unbatched_dynamic[0], first) and set(np.unique(unbatched_dynamic[0])) == {0.0, 1.0}
     # Shuffling reorders the examples but each keeps its static sample.
     shuffled = load("digits", preprocess="binarize:static", num_examples=64, shuffle=True, seed=1,
                     batch_size=64, with_labels=False)

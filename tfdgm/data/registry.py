@@ -151,8 +151,8 @@ def load(name, split="train", preprocess=None, batch_size=None, shuffle=False, w
 
     Order: first `num_examples` of the split, enumerate (the index drives static
     binarization), shuffle (buffer = whole split, 10,000 for tfds names; reshuffled each
-    epoch from `seed`), preprocess (fresh noise per epoch, reproducible from `seed`),
-    batch, prefetch(AUTOTUNE).
+    epoch from `seed`), batch, preprocess (per batch; fresh noise per epoch,
+    reproducible from `seed`), prefetch(AUTOTUNE).
 
     Arguments:
       name: a name from `list_datasets()` or "tfds:NAME[:VERSION]".
@@ -194,11 +194,13 @@ def load(name, split="train", preprocess=None, batch_size=None, shuffle=False, w
     ds = ds.enumerate()
     if shuffle:
         ds = ds.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+    if batch_size is not None:  # preprocess whole batches: vectorized noise, one map call per batch
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     def prepare(index, example, noise_seed=None):
         x, y = example
-        seed_pair = None if noise_seed is None else tf.stack([noise_seed, index])
-        x = pipeline(x, index=index, seed=seed_pair)
+        noise_seed = None if noise_seed is None else tf.stack([noise_seed, index if batch_size is None else 0])
+        x = pipeline(x, index=index, seed=noise_seed)
         return (x, y) if with_labels else x
 
     if pipeline.is_random:
@@ -208,6 +210,4 @@ def load(name, split="train", preprocess=None, batch_size=None, shuffle=False, w
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     else:
         ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if batch_size is not None:
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -201,6 +201,30 @@ class GenerativeModel(keras.Model):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         return x, y
 
+    # ------------------------------------------------------------- evaluation
+    def evaluate_nll(self, dataset, verbose=1, **options):
+        """Test negative log-likelihood on a dataset of model-space batches.
+
+        The default reads the `nll` and `bits_per_dim` metrics of `evaluate`
+        (exact for explicit densities). Families whose likelihood needs an
+        estimator (importance sampling, AIS) override this and accept their
+        options (e.g. `num_samples`, `ais_runs`, `ais_betas`).
+        Returns:
+          dict with `nll_nats` and `bits_per_dim` (original data space) and
+          `model_space_nll_nats`, plus any estimator details.
+        """
+        if options:
+            raise ValueError(
+                f"{type(self).__name__} takes no evaluation options, got {sorted(options)}"
+            )
+        results = self.evaluate(dataset, verbose=verbose, return_dict=True)
+        bits_per_dim = float(results["bits_per_dim"])
+        return {
+            "nll_nats": bits_per_dim * self.num_dims * math.log(2.0),
+            "bits_per_dim": bits_per_dim,
+            "model_space_nll_nats": float(results["nll"]),
+        }
+
     # ----------------------------------------------------------------- export
     def export_signatures(self):
         """`{name: (fn, input_signature)}` for `tfdgm.export.save` (override)."""
