@@ -16,8 +16,10 @@ setup(
         "tf-keras~=2.21.0",
         "keras>=3.10,<4",
         "tensorflow-datasets>=4.9,<5",
+        "tensorboard>=2.21,<2.22",  # TF 2.21 no longer pulls it in; Keras TensorBoard callback needs it
         "scikit-learn>=1.3,<2",  # ships the 8x8 `digits` set
         "numpy>=1.26,<3",
+        "h5py>=3.10,<4",
     ],
     extras_require={
         "dev": [

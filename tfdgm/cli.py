@@ -5,6 +5,7 @@ Bad input (unknown names, wrong shapes, missing runs, ...) prints one line
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -73,9 +74,34 @@ def build_parser():
     return parser
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Hides what TensorFlow's C++ runtime prints while it loads (oneDNN and
+    CUDA notices): TF 2.21 writes it before absl logging is initialized, so
+    TF_CPP_MIN_LOG_LEVEL cannot silence it. Set TFDGM_VERBOSE=1 to see it."""
+    if os.environ.get("TFDGM_VERBOSE") == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
 def _run(args):
     # Imported here so that `tfdgm --help` and argument errors are instant.
-    from tfdgm import data, models, runs
+    with _native_stderr_silenced():
+        import tensorflow as tf
+
+        from tfdgm import data, models, runs
+
+        tf.config.list_physical_devices()  # device set-up notices happen here
 
     if args.command == "list":
         print("models:   " + " ".join(models.list_models()))

@@ -52,7 +52,7 @@ def _build_model(config):
     params = {**model_class.default_hyperparameters(info), **config["params"]}
     try:
         model = model_class(event_shape=tuple(info.event_shape), data_transform=transform, **params)
-    except TypeError as error:  # unknown hyper-parameter names
+    except (TypeError, ValueError) as error:  # unknown or invalid hyper-parameters
         raise ValueError(f"bad parameters for {model_class.__name__}: {error}") from None
     model.build((None, *info.event_shape))
     return model, info, transform
@@ -183,6 +183,7 @@ def load_run(run_dir):
         raise RunError(f"{run_dir} has no {WEIGHTS} yet: finish training (`tfdgm train ... --resume`)")
     config = _read_json(config_path)
     net, info, _ = _build_model(config)
+    net.compile()
     net.load_weights(weights_path)
     return net, config, info
 

@@ -183,8 +183,8 @@ def test_dynamic_binarization_changes_between_passes_static_does_not():
     np.testing.assert_array_equal(first, two_passes("binarize:static", seed=5)[0])  # not tied to load's seed
     unbatched = np.stack(list(load("digits", preprocess="binarize:static", num_examples=64)))
     np.testing.assert_array_equal(first, unbatched)  # nor to the batching
-    unbatched_dynamic = [np.stack(list(load("digits", preprocess="binarize:dynamic", num_examples=64)))]
-    assert not np.array_equal(unbatched_dynamic[0], first) and set(np.unique(unbatched_dynamic[0])) == {0.0, 1.0}
+    dynamic = np.stack(list(load("digits", preprocess="binarize:dynamic", num_examples=64)))
+    assert set(np.unique(dynamic)) == {0.0, 1.0} and not np.array_equal(dynamic, first)
     # Shuffling reorders the examples but each keeps its static sample.
     shuffled = load("digits", preprocess="binarize:static", num_examples=64, shuffle=True, seed=1,
                     batch_size=64, with_labels=False)
@@ -260,3 +260,19 @@ def test_discrete_steps_or_unknown_range_on_continuous_data_raise(spec):
 def test_preprocessing_built_for_other_data_is_rejected():
     with pytest.raises(DatasetError, match="num_levels"):
         parse_preprocessing(parse_preprocessing("dequantize", FASHION), DIGITS)
+
+
+def test_for_evaluation_makes_dynamic_binarization_static_and_keeps_the_rest():
+    from tfdgm.data import dataset_info
+
+    info = dataset_info("digits")
+    dynamic = parse_preprocessing("binarize:dynamic", info)
+    evaluation = dynamic.for_evaluation()
+    assert evaluation.to_spec() == "binarize:static"
+    assert evaluation.num_levels == dynamic.num_levels
+    x = tf.constant(np.full((64, 8, 8, 1), 8.0, np.float32))
+    index = tf.range(64)
+    first, second = evaluation(x, index=index), evaluation(x, index=index)
+    np.testing.assert_array_equal(first.numpy(), second.numpy())
+    continuous = parse_preprocessing("dequantize,scale", info)
+    assert continuous.for_evaluation().to_spec() == continuous.to_spec()

@@ -11,7 +11,6 @@ import tensorflow as tf
 from tfdgm.data import DatasetError, dataset_info, list_datasets, load, load_arrays
 from tfdgm.data import sources, toy2d
 
-TOY = ["8gaussians", "checkerboard", "moons", "pinwheel", "rings", "spirals"]
 
 
 def _has_fashion_mnist_files():

@@ -1,5 +1,5 @@
 """Batch normalization as a bijector (Dinh et al. 2016, Sec. 3.7; Papamakarios
-et al. 2017, Sec. 3.4), written for Keras 3: a layer owns the statistics and
+et al. 2017, Sec. 4 and Appendix B), written for Keras 3: a layer owns the statistics and
 parameters, `layer.bijector(training)` builds the TFP bijector from them."""
 
 import keras
@@ -17,21 +17,22 @@ class BatchNormBijector(tfb.Bijector):
         inverse: u = (x - m) / sqrt(v + eps) * exp(log_gamma) + beta,
         forward: x = (u - beta) * exp(-log_gamma) * sqrt(v + eps) + m,
         log|det du/dx| = sum(log_gamma - 1/2 log(v + eps))
-                                      (Papamakarios et al. 2017, Eqs. 13-14).
+    (Dinh et al. 2016, Sec. 3.7; Papamakarios et al. 2017, Appendix B).
 
     With `mean`/`variance` given (evaluation) this is an exact affine
     bijector. Without them (training) the inverse uses the statistics of the
     batch it is given, reduced over every axis but the event axes, and treats
     them as constants in the log-determinant, as the papers do; the forward
-    map then needs statistics and raises. `record(mean, variance)` is called
-    with the batch statistics so the owning layer can update its averages.
+    map and its log-det then reuse the statistics of the last inverse pass
+    (and raise before one). `record(mean, variance)` is called with the
+    batch statistics so the owning layer can update its averages.
 
     References:
       Dinh, Sohl-Dickstein and Bengio, "Density estimation using Real NVP",
       ICLR 2017, https://arxiv.org/abs/1605.08803 (Sec. 3.7)
       Papamakarios, Pavlakou and Murray, "Masked Autoregressive Flow for
       Density Estimation", NeurIPS 2017, https://arxiv.org/abs/1705.07057
-      (Sec. 3.4)
+      (Appendix B)
 
     Arguments:
       log_gamma, beta: [*event_shape] scale (log) and shift.
@@ -50,6 +51,7 @@ class BatchNormBijector(tfb.Bijector):
         self._variance = None if variance is None else tf.convert_to_tensor(variance, tf.float32)
         self._epsilon = epsilon
         self._record = record
+        self._batch_statistics = {}
         self._ndims = self._log_gamma.shape.rank
         super().__init__(
             forward_min_event_ndims=self._ndims,
@@ -62,20 +64,27 @@ class BatchNormBijector(tfb.Bijector):
     def _parameter_properties(cls, dtype):
         return dict()
 
-    def _statistics(self, y, record=False):
+    def _statistics(self, y=None, record=False):
         if self._mean is not None:
             return self._mean, self._variance
+        if y is None:
+            if "batch" not in self._batch_statistics:
+                raise ValueError(
+                    "BatchNormBijector: expected the batch statistics of a previous inverse pass "
+                    "(training mode), got none; use the evaluation-mode bijector for forward maps"
+                )
+            return self._batch_statistics["batch"]
         axes = list(range(y.shape.rank - self._ndims))
         mean, variance = tf.nn.moments(y, axes=axes)
-        if record and self._record is not None:
-            self._record(mean, variance)
+        if record:
+            self._batch_statistics["batch"] = (mean, variance)
+            if self._record is not None:
+                self._record(mean, variance)
         return mean, variance
 
     def _forward(self, x):
-        if self._mean is None:
-            raise ValueError("BatchNormBijector.forward: expected mean and variance (evaluation mode), "
-                             "got a training-mode bijector that has only batch statistics")
-        return (x - self._beta) * tf.exp(-self._log_gamma) * tf.sqrt(self._variance + self._epsilon) + self._mean
+        mean, variance = self._statistics()
+        return (x - self._beta) * tf.exp(-self._log_gamma) * tf.sqrt(variance + self._epsilon) + mean
 
     def _inverse(self, y):
         mean, variance = self._statistics(y, record=True)
@@ -86,10 +95,8 @@ class BatchNormBijector(tfb.Bijector):
         return tf.reduce_sum(self._log_gamma - 0.5 * tf.math.log(variance + self._epsilon))
 
     def _forward_log_det_jacobian(self, x):
-        if self._mean is None:
-            raise ValueError("BatchNormBijector: expected mean and variance for the forward log-det, "
-                             "got a training-mode bijector")
-        return -tf.reduce_sum(self._log_gamma - 0.5 * tf.math.log(self._variance + self._epsilon))
+        _, variance = self._statistics()
+        return -tf.reduce_sum(self._log_gamma - 0.5 * tf.math.log(variance + self._epsilon))
 
 
 class BatchNorm(keras.layers.Layer):
@@ -105,7 +112,7 @@ class BatchNorm(keras.layers.Layer):
 
     References:
       Papamakarios et al., "Masked Autoregressive Flow for Density
-      Estimation", NeurIPS 2017, https://arxiv.org/abs/1705.07057 (Sec. 3.4)
+      Estimation", NeurIPS 2017, https://arxiv.org/abs/1705.07057 (Appendix B)
 
     Arguments:
       momentum: of the moving averages, in [0, 1).

@@ -93,7 +93,7 @@ class GenerativeModel(keras.Model):
     def get_config(self):
         return {
             "event_shape": list(self.event_shape),
-            "data_transform": self.data_transform.to_spec(),
+            "data_transform": self.data_transform.get_config(),
             "name": self.name,
             **self.hyperparameters(),
         }

@@ -4,8 +4,8 @@ block of MADE, MAF and IAF conditioners.
 References:
   Germain, Gregor, Murray and Larochelle, "MADE: Masked Autoencoder for
   Distribution Estimation", ICML 2015, https://arxiv.org/abs/1502.03509
-  (Sec. 4: degrees and masks; Sec. 4.2: orderings; Sec. 4.3:
-  connectivity-agnostic training).
+  (Sec. 4: degrees and masks, "order-agnostic" and
+  "connectivity-agnostic" training).
 """
 
 import keras
@@ -97,7 +97,7 @@ def hidden_degrees(num_units, previous_degrees, num_inputs, method="equal", rng=
 
 
 def made_masks(in_degrees, layer_degrees, out_degrees):
-    """MADE's masks from the degrees (Germain et al. 2015, Eqs. 12-13).
+    """MADE's masks from the degrees (Germain et al. 2015, Sec. 4).
 
     Hidden layers: M^{W^l}[k', k] = 1[m^l(k) >= m^{l-1}(k')];
     output layer:  M^V[k, d]      = 1[m^0(d) > m^L(k)] (strict, so output d
@@ -123,7 +123,7 @@ def made_masks(in_degrees, layer_degrees, out_degrees):
 
 class MaskedDense(keras.layers.Layer):
     """A dense layer whose kernel is multiplied by a fixed binary mask:
-    h = activation(x (W * M) + b) (Germain et al. 2015, Eq. 10).
+    h = activation(x (W * M) + b) (Germain et al. 2015, Sec. 4).
 
     The mask is non-trainable layer state (saved with the weights) that
     `set_mask` may replace at any time, e.g. for connectivity-agnostic
@@ -226,7 +226,7 @@ class MaskedDense(keras.layers.Layer):
 
 
 class MaskResampling(keras.callbacks.Callback):
-    """Connectivity-agnostic training (Germain et al. 2015, Sec. 4.3): draws
+    """Connectivity-agnostic training (Germain et al. 2015, Sec. 4): draws
     new hidden degrees, hence new masks, every `every` training batches by
     calling `model.resample_masks(seed)`.
 

@@ -1,5 +1,10 @@
-"""autoregressive models (see DESIGN.md)."""
+"""Autoregressive models: MADE and the masked autoregressive flows MAF and IAF
+(NADE, PixelCNN and WaveNet join this registry later)."""
 
-__all__ = []
+from tfdgm.models.autoregressive.iaf import IAF
+from tfdgm.models.autoregressive.made import MADE
+from tfdgm.models.autoregressive.maf import MAF
 
-REGISTRY = {}
+__all__ = ["MADE", "MAF", "IAF"]
+
+REGISTRY = {"made": MADE, "maf": MAF, "iaf": IAF}

@@ -12,7 +12,7 @@ from tfdgm.nn.masked import MaskedDense, hidden_degrees, input_degrees, input_or
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
-__all__ = ["MADE", "MADENetwork", "class_context"]
+__all__ = ["MADE", "MADENetwork", "class_context", "marginal_log_prob"]
 
 _LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -28,7 +28,7 @@ class MADENetwork(keras.layers.Layer):
     first layer's input with degree 0, so it reaches every output. For flows,
     `shift_and_log_scale` splits two parameters into the shift mu and the
     log-scale alpha of x_d = u_d exp(alpha_d) + mu_d (Papamakarios et al.
-    2017, Eq. 3), the log-scale bounded as alpha = b tanh(a / b).
+    2017, Sec. 3.1), the log-scale bounded as alpha = b tanh(a / b).
 
     References:
       Germain et al., "MADE: Masked Autoencoder for Distribution Estimation",
@@ -129,7 +129,7 @@ class MADENetwork(keras.layers.Layer):
         return degrees
 
     def resample_masks(self, seed):
-        """Connectivity-agnostic training (Germain et al. 2015, Sec. 4.3):
+        """Connectivity-agnostic training (Germain et al. 2015, Sec. 4):
         draws new random hidden degrees with `seed` and resets every mask.
         The input order (and so the autoregressive property) is kept."""
         if not self.built:
@@ -232,13 +232,22 @@ def class_context(context, num_classes, model_name, batch_size=None):
     return tf.cast(context, tf.float32)
 
 
+def marginal_log_prob(model, x):
+    """log p(x) = logsumexp_y log p(x | y) - log C under a uniform class prior
+    (a conditional model's `call(x)` without labels). x: [batch, *event_shape] -> [batch]."""
+    x = model.validate_input(x)
+    batch = tf.shape(x)[0]
+    per_class = [model.log_prob(x, tf.fill([batch], label)) for label in range(model.num_classes)]
+    return tf.reduce_logsumexp(tf.stack(per_class, 0), 0) - tf.math.log(float(model.num_classes))
+
+
 class MADE(DensityModel):
     """MADE: p(x) = prod_d p(x_d | x_<d) by one masked autoencoder pass
-    (Germain et al. 2015, Eq. 1 with the masks of Sec. 4).
+    (Germain et al. 2015, Sec. 3-4).
 
     `likelihood="bernoulli"` (binary data): p(x_d | x_<d) =
     Bernoulli(sigmoid(l_d)), log p(x) = sum_d x_d log s(l_d) + (1 - x_d)
-    log(1 - s(l_d)) (Eq. 7 negated). `likelihood="gaussian"` (continuous
+    log(1 - s(l_d)). `likelihood="gaussian"` (continuous
     data): p(x_d | x_<d) = Normal(mu_d, exp(alpha_d)), which is a one-layer
     MAF (Papamakarios et al. 2017, Sec. 3.1) and is built as one: a
     `tfd.TransformedDistribution` of N(0, I) through TFP's
@@ -343,8 +352,15 @@ class MADE(DensityModel):
         x, context = super().unpack(data)
         return x, (context if self.num_classes is not None else None)
 
+    def call(self, x, training=False, context=None):
+        """log p(x | context); a conditional model without a context returns
+        the marginal log p(x) under a uniform class prior."""
+        if self.num_classes is not None and context is None:
+            return marginal_log_prob(self, x)
+        return self.log_prob(x, context)
+
     def resample_masks(self, seed):
-        """New random hidden degrees and masks (Germain et al. 2015, Sec. 4.3)."""
+        """New random hidden degrees and masks (Germain et al. 2015, Sec. 4)."""
         self._ensure_built()
         self.network.resample_masks(seed)
 

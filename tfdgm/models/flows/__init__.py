@@ -1,5 +1,13 @@
-"""flows models (see DESIGN.md)."""
+"""Normalizing flows: TFP bijector chains whose weights Keras 3 layers own
+(see DESIGN.md). Each model is a `FlowModel`: `distribution()` is a
+`tfd.TransformedDistribution(base, tfb.Chain([...]))`."""
 
-__all__ = []
+from tfdgm.models.flows.base import FlowModel
+from tfdgm.models.flows.glow import Glow
+from tfdgm.models.flows.nice import NICE
+from tfdgm.models.flows.planar import PlanarFlow
+from tfdgm.models.flows.realnvp import RealNVP
 
-REGISTRY = {}
+__all__ = ["FlowModel", "PlanarFlow", "NICE", "RealNVP", "Glow"]
+
+REGISTRY = {"planar": PlanarFlow, "nice": NICE, "realnvp": RealNVP, "glow": Glow}

@@ -1,0 +1,208 @@
+"""MADE: the autoregressive property of the masks (any order, after mask
+resampling), exact normalization, sampling and training."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.bijector_checks import assert_bijector_correct
+from tests.helpers import binary_states
+from tests.models.autoregressive.common import check_export_in_fresh_process, grid_mass, randomize
+from tfdgm.models import MADE, IndependentBernoulli
+from tfdgm.models.autoregressive.made import MADENetwork
+from tfdgm.nn.masked import MaskResampling, input_degrees, input_order
+
+
+def _random_network(order, num_inputs=6, context_dim=None, seed=0):
+    network = MADENetwork(
+        num_params=2, hidden_units=[16, 16], order=order, context_dim=context_dim,
+        zero_init_output=False, log_scale_bound=None, seed=seed,
+    )
+    network.build((None, num_inputs))
+    rng = np.random.default_rng(seed)
+    for weight in network.trainable_weights:
+        weight.assign(rng.normal(0.0, 0.5, weight.shape).astype(np.float32))
+    return network
+
+
+def _jacobian(network, x, context=None):
+    """d params[d, p] / d x[j]: [batch, D, P, D]."""
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        params = network(x, context)
+    return tape.batch_jacobian(params, x).numpy()
+
+
+def _assert_autoregressive(network, x):
+    degrees = network.input_degrees
+    jacobian = np.abs(_jacobian(network, x)).max(axis=(0, 2))  # [D (output), D (input)]
+    forbidden = degrees[None, :] >= degrees[:, None]  # input j at or after output d
+    assert np.all(jacobian[forbidden] == 0.0), "an output depends on an input at or after it"
+    # and the network is not trivially disconnected: every output but the
+    # first reaches its immediate predecessor in the order.
+    predecessor = {d: j for d, j in itertools.product(range(len(degrees)), repeat=2) if degrees[j] == degrees[d] - 1}
+    assert all(jacobian[d, j] > 0 for d, j in predecessor.items())
+
+
+@pytest.mark.parametrize("order", ["natural", "reversed", "random", [3, 0, 5, 1, 4, 2]])
+def test_output_has_zero_gradient_wrt_inputs_at_or_after_it_in_the_order(order):
+    network = _random_network(order)
+    x = np.random.default_rng(1).normal(size=(8, 6)).astype(np.float32)
+    _assert_autoregressive(network, x)
+    if not isinstance(order, str):
+        np.testing.assert_array_equal(network.order, order)
+
+
+@pytest.mark.parametrize("order", ["natural", "random"])
+def test_autoregressive_property_survives_mask_resampling(order):
+    network = _random_network(order)
+    x = np.random.default_rng(2).normal(size=(8, 6)).astype(np.float32)
+    before = network(x).numpy()
+    masks = [layer.mask.numpy().copy() for layer in network.hidden_layers]
+    for seed in range(3):
+        network.resample_masks(seed)
+        _assert_autoregressive_or_disconnected(network, x)
+    assert any(not np.array_equal(m, layer.mask.numpy()) for m, layer in zip(masks, network.hidden_layers))
+    assert not np.allclose(before, network(x).numpy())  # the function really changed
+
+
+def _assert_autoregressive_or_disconnected(network, x):
+    """Random degrees may leave some paths unused; the property is what matters."""
+    degrees = network.input_degrees
+    jacobian = np.abs(_jacobian(network, x)).max(axis=(0, 2))
+    assert np.all(jacobian[degrees[None, :] >= degrees[:, None]] == 0.0)
+
+
+def test_context_reaches_every_output_and_inputs_stay_masked():
+    network = _random_network("random", context_dim=3)
+    x = np.random.default_rng(3).normal(size=(8, 6)).astype(np.float32)
+    context = tf.constant(np.eye(3, dtype=np.float32)[np.arange(8) % 3])
+    with tf.GradientTape() as tape:
+        tape.watch(context)
+        params = network(x, context)
+    context_jacobian = np.abs(tape.batch_jacobian(params, context).numpy()).max(axis=(0, 2, 3))
+    assert np.all(context_jacobian > 0), "some output ignores the context"
+    degrees = network.input_degrees
+    jacobian = np.abs(_jacobian(network, x, context)).max(axis=(0, 2))
+    assert np.all(jacobian[degrees[None, :] >= degrees[:, None]] == 0.0)
+
+
+def test_input_degrees_follow_the_order():
+    order = input_order(5, "random", seed=3)
+    degrees = input_degrees(order)
+    np.testing.assert_array_equal(degrees[order], np.arange(1, 6))
+    with pytest.raises(ValueError, match=r"expected order as a permutation of range\(3\), got \[0, 0, 1\]"):
+        input_order(3, [0, 0, 1])
+    with pytest.raises(ValueError, match="expected order in"):
+        input_order(3, "sideways")
+
+
+@pytest.mark.parametrize("order", ["natural", "random"])
+def test_bernoulli_made_sums_to_one_by_enumeration(order):
+    model = randomize(MADE(event_shape=(8,), hidden_units=[32], order=order), scale=1.0)
+    states = binary_states(8)
+    total = float(tf.reduce_sum(tf.exp(tf.cast(model.log_prob(states), tf.float64))))
+    assert abs(total - 1.0) < 1e-5
+    model.resample_masks(seed=5)
+    total = float(tf.reduce_sum(tf.exp(tf.cast(model.log_prob(states), tf.float64))))
+    assert abs(total - 1.0) < 1e-5
+
+
+def test_conditional_bernoulli_made_sums_to_one_for_each_class_and_depends_on_it():
+    model = randomize(MADE(event_shape=(8,), hidden_units=[32], num_classes=3), scale=1.0)
+    states = binary_states(8)
+    log_probs = []
+    for label in range(3):
+        log_prob = model.log_prob(states, np.full([256], label))
+        assert abs(float(tf.reduce_sum(tf.exp(tf.cast(log_prob, tf.float64)))) - 1.0) < 1e-5
+        log_probs.append(log_prob.numpy())
+    assert np.abs(log_probs[0] - log_probs[1]).max() > 0.1
+    # Without labels, call() is the marginal under a uniform prior: also normalized.
+    marginal = model(states).numpy()
+    np.testing.assert_allclose(marginal, np.log(np.mean(np.exp(log_probs), 0)), rtol=1e-5, atol=1e-5)
+    assert abs(np.exp(marginal.astype(np.float64)).sum() - 1.0) < 1e-5
+
+
+def test_bernoulli_samples_follow_the_model_probabilities():
+    """Empirical frequencies of all 2^4 states vs exp(log_prob), 5 standard errors."""
+    model = randomize(MADE(event_shape=(4,), hidden_units=[16], order="random"), scale=1.0, seed=3)
+    samples = model.sample(20000, seed=1).numpy()
+    assert set(np.unique(samples)) <= {0.0, 1.0}
+    states = binary_states(4)
+    probabilities = np.exp(model.log_prob(states).numpy())
+    index = samples @ (2 ** np.arange(3, -1, -1))
+    frequencies = np.bincount(index.astype(int), minlength=16) / 20000
+    tolerance = 5 * np.sqrt(probabilities * (1 - probabilities) / 20000) + 1e-3
+    assert np.all(np.abs(frequencies - probabilities) < tolerance)
+    np.testing.assert_array_equal(samples, model.sample(20000, seed=1).numpy())
+
+
+def test_gaussian_made_is_a_bijection_and_integrates_to_one():
+    model = randomize(MADE(event_shape=(2,), likelihood="gaussian", hidden_units=[16]), scale=0.3)
+    assert abs(grid_mass(model, -10.0, 10.0, 801) - 1.0) < 2e-3
+    model4 = randomize(MADE(event_shape=(4,), likelihood="gaussian", hidden_units=[16], order="random"))
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    assert_bijector_correct(model4.distribution().bijector, x, event_ndims=1)
+
+
+def test_made_beats_independent_bernoulli_on_correlated_bits_with_mask_resampling():
+    rng = np.random.default_rng(0)
+    first = (rng.uniform(size=(2048, 1)) < 0.5).astype(np.float32)
+    noise = (rng.uniform(size=(2048, 5)) < 0.1).astype(np.float32)
+    x = np.abs(np.concatenate([first, np.repeat(first, 5, 1) - noise], 1))  # copies with 10% flips
+    independent = IndependentBernoulli(event_shape=(6,))
+    independent.fit_closed_form(x)
+    model = MADE(event_shape=(6,), hidden_units=[32, 32])
+    model.compile(optimizer=tf.keras.optimizers.Adam(1e-2))
+    model.fit(x, batch_size=256, epochs=15, verbose=0, callbacks=[MaskResampling(every=1, num_masks=4)])
+    made_nll = -float(tf.reduce_mean(model.log_prob(x)))
+    independent_nll = -float(tf.reduce_mean(independent.log_prob(x)))
+    # The truth: log 2 + 5 * H(0.1) = 2.32 nats; independent bits: 6 log 2 - ... ~ 4.1.
+    assert made_nll < independent_nll - 1.0
+
+
+def test_bad_arguments_raise_value_errors():
+    with pytest.raises(ValueError, match="expected likelihood in"):
+        MADE(event_shape=(3,), likelihood="poisson")
+    with pytest.raises(ValueError, match="expected hidden_units as a list of positive ints"):
+        MADE(event_shape=(3,), hidden_units=[0])
+    model = MADE(event_shape=(3,))
+    with pytest.raises(ValueError, match="expected no context"):
+        model.log_prob(np.zeros([2, 3], np.float32), context=np.zeros([2], np.int32))
+    conditional = MADE(event_shape=(3,), num_classes=2)
+    with pytest.raises(ValueError, match=r"expected a context of class labels in \[0, 2\), got None"):
+        conditional.log_prob(np.zeros([2, 3], np.float32))
+    with pytest.raises(ValueError, match=r"expected labels in \[0, 2\), got \[0, 5\]"):
+        conditional.log_prob(np.zeros([2, 3], np.float32), context=np.array([0, 5]))
+
+
+def test_train_step_compiles_with_xla():
+    model = MADE(event_shape=(6,), hidden_units=[16], num_classes=2)
+    model.compile()
+    assert model.jit_compile is True
+    x = (np.random.default_rng(0).uniform(size=(64, 6)) < 0.3).astype(np.float32)
+    y = np.arange(64) % 2
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    step = tf.function(lambda batch: model.train_step(batch), jit_compile=True)
+    hlo = step.experimental_get_compiler_ir((tf.constant(x[:32]), tf.constant(y[:32])))(stage="hlo")
+    assert "HloModule" in hlo
+
+
+def test_config_round_trip_rebuilds_the_same_model():
+    model = randomize(MADE(event_shape=(5,), hidden_units=[8], order="random", seed=4))
+    clone = MADE.from_config(model.get_config())
+    clone.build((None, 5))
+    clone.set_weights(model.get_weights())
+    x = (np.random.default_rng(0).uniform(size=(4, 5)) < 0.5).astype(np.float32)
+    np.testing.assert_allclose(clone.log_prob(x).numpy(), model.log_prob(x).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("num_classes", [None, 3])
+def test_export_reloads_in_fresh_process_importing_only_tensorflow(tmp_path, num_classes):
+    model = randomize(MADE(event_shape=(2, 3, 1), hidden_units=[8], num_classes=num_classes), scale=1.0)
+    x = (np.random.default_rng(0).uniform(size=(4, 2, 3, 1)) < 0.5).astype(np.float32)
+    labels = None if num_classes is None else np.array([2, 0, 1, 2], np.int32)
+    check_export_in_fresh_process(model, x, tmp_path, labels)

@@ -1,0 +1,136 @@
+"""MAF: exact bijection and log-det, the bijector path, training on two moons,
+the conditional variant, batch norm, XLA and export."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.models.autoregressive import flow_checks
+from tests.models.autoregressive.common import check_export_in_fresh_process, grid_mass, randomize, two_moons
+from tfdgm.models import MAF
+from tfdgm.models.autoregressive import REGISTRY
+
+
+def test_registry_names_the_masked_autoregressive_models():
+    import tfdgm.models
+
+    assert {"made", "maf", "iaf"} <= set(REGISTRY)
+    assert tfdgm.models.get("maf") is MAF
+
+
+def test_chain_passes_round_trip_and_autodiff_log_det_checks():
+    flow_checks.check_bijector_on_random_weights(MAF)
+
+
+def test_conditional_chain_passes_the_bijector_check_for_each_label():
+    from tests.bijector_checks import assert_bijector_correct
+
+    model = randomize(MAF(event_shape=(3,), hidden_units=[8], num_layers=2, num_classes=2), 0.3)
+    z = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    for label in (0, 1):
+        assert_bijector_correct(model.bijector(np.full([4], label)), z, event_ndims=1)
+
+
+@pytest.mark.parametrize("num_classes", [None, 3])
+def test_sample_log_prob_equals_base_minus_log_det_along_the_bijector_path(num_classes):
+    flow_checks.check_sample_log_prob_matches_bijector_path(MAF, num_classes)
+
+
+def test_every_layer_starts_at_the_identity():
+    flow_checks.check_identity_at_initialization(MAF)
+
+
+def test_log_scale_is_bounded_even_with_huge_weights():
+    model = randomize(MAF(event_shape=(6,), hidden_units=[16], num_layers=2, log_scale_bound=3.0), scale=50.0)
+    x = np.random.default_rng(0).normal(size=(16, 6)).astype(np.float32) * 14
+    _, log_scale = model.networks[0].shift_and_log_scale(x)
+    assert np.max(np.abs(log_scale.numpy())) <= 3.0 + 1e-6
+    assert np.all(np.isfinite(model.log_prob(x).numpy()))
+
+
+def test_trained_on_two_moons_integrates_to_one_and_beats_a_gaussian():
+    flow_checks.check_trained_density_integrates_and_beats_gaussian(MAF, epochs=40)
+
+
+def test_batch_norm_training_updates_statistics_and_evaluation_is_exact():
+    x, _ = two_moons(1024, seed=0)
+    model = MAF(event_shape=(2,), num_layers=2, hidden_units=[16], batch_norm=True, batch_norm_momentum=0.5)
+    model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
+    model.fit(x * 3.0 + 1.0, batch_size=256, epochs=3, verbose=0)
+    layer = model.batch_norms[0]
+    # After 12 steps at momentum 0.5 the moving stats track the data's (mean 1, var ~9).
+    np.testing.assert_allclose(layer.moving_mean.numpy(), [1.0, 1.0], atol=0.3)
+    assert np.all(layer.moving_variance.numpy() > 5.0)
+    # Evaluation uses the moving statistics: one example's density does not
+    # depend on the batch around it, and the density is normalized.
+    single = model.log_prob(x[:1] * 3.0 + 1.0).numpy()
+    batch = model.log_prob(x[:64] * 3.0 + 1.0).numpy()
+    np.testing.assert_allclose(single, batch[:1], rtol=1e-5)
+    assert abs(grid_mass(model, -12.0, 14.0, 801) - 1.0) < 0.02
+
+
+def test_conditional_maf_depends_on_the_label_and_normalizes_for_each():
+    x, labels = two_moons(2048, seed=0)
+    model = MAF(event_shape=(2,), num_layers=3, hidden_units=[32, 32], num_classes=2)
+    model.compile(optimizer=tf.keras.optimizers.Adam(5e-3))
+    model.fit(x, labels, batch_size=256, epochs=15, verbose=0)
+    right = model.log_prob(x, labels).numpy()
+    wrong = model.log_prob(x, 1 - labels).numpy()
+    assert np.mean(right) > np.mean(wrong) + 1.0  # the label tells the moons apart
+    for label in (0, 1):
+        assert abs(grid_mass(model, -6.0, 6.0, 601, context=label) - 1.0) < 0.02
+    samples = model.sample(500, seed=0, context=1).numpy()
+    assert np.mean(model.log_prob(samples, np.ones(500, np.int32)).numpy()) > np.mean(
+        model.log_prob(samples, np.zeros(500, np.int32)).numpy()
+    )
+
+
+def test_unconditional_fit_ignores_labels_but_log_prob_refuses_a_context():
+    x, labels = two_moons(256, seed=0)
+    model = MAF(event_shape=(2,), num_layers=1, hidden_units=[8])
+    model.compile()
+    model.fit(x, labels, batch_size=64, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="expected no context"):
+        model.log_prob(x, labels)
+
+
+def test_bad_arguments_raise_value_errors():
+    with pytest.raises(ValueError, match="expected num_layers a positive int, got 0"):
+        MAF(event_shape=(2,), num_layers=0)
+    with pytest.raises(ValueError, match="expected permutation in"):
+        MAF(event_shape=(2,), permutation="shuffle")
+    with pytest.raises(ValueError, match=r"expected x of shape \[batch, 2\], got shape \[3, 5\]"):
+        MAF(event_shape=(2,)).log_prob(np.zeros([3, 5], np.float32))
+    with pytest.raises(ValueError, match=r"expected a context of class labels in \[0, 4\), got None"):
+        MAF(event_shape=(2,), num_classes=4).log_prob(np.zeros([3, 2], np.float32))
+
+
+def test_train_step_compiles_with_xla():
+    flow_checks.check_train_step_compiles_with_xla(MAF)
+
+
+def test_config_round_trip_and_default_hyperparameters():
+    from tfdgm.data import DatasetInfo
+
+    model = randomize(MAF(event_shape=(3,), hidden_units=[8], num_layers=2, permutation="random", batch_norm=True))
+    clone = MAF.from_config(model.get_config())
+    clone.build((None, 3))
+    clone.set_weights(model.get_weights())
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_allclose(clone.log_prob(x).numpy(), model.log_prob(x).numpy(), rtol=1e-5)
+    image = DatasetInfo("fashion_mnist", (28, 28, 1), "image", 10, 256)
+    toy = DatasetInfo("moons", (2,), "vector", 2, None)
+    assert MAF.default_hyperparameters(image)["batch_norm"] is True
+    assert MAF.default_preprocess(image) == "dequantize,scale,logit:1e-06"
+    assert MAF.default_preprocess(toy) is None
+    assert MAF(event_shape=(2,), **MAF.default_hyperparameters(toy)).log_prob(x[:, :2]).shape == (4,)
+
+
+@pytest.mark.parametrize("num_classes", [None, 3])
+def test_export_reloads_in_fresh_process_importing_only_tensorflow(tmp_path, num_classes):
+    model = randomize(
+        MAF(event_shape=(2, 2), hidden_units=[8], num_layers=2, batch_norm=True, num_classes=num_classes), 0.3
+    )
+    x = np.random.default_rng(0).normal(size=(4, 2, 2)).astype(np.float32)
+    labels = None if num_classes is None else np.array([2, 0, 1, 2], np.int32)
+    check_export_in_fresh_process(model, x, tmp_path, labels)

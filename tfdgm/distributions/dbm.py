@@ -1,0 +1,198 @@
+"""The deep Boltzmann machine (binary layers) as a TFP distribution over visibles.
+
+References:
+  Salakhutdinov & Hinton, "Deep Boltzmann machines", AISTATS 2009 (eq. 1 the
+  energy; Sec. 3.1 eqs. 5-6 the mean-field bound; Sec. 4 AIS with the odd
+  layers summed out).
+  Salakhutdinov & Larochelle, "Efficient learning of deep Boltzmann machines",
+  AISTATS 2010.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tfdgm.distributions.rbm import EnergyDistribution
+from tfdgm.inference import exact
+from tfdgm.inference.ais import AnnealingPath
+from tfdgm.inference.gibbs import bernoulli, split_seed
+
+__all__ = ["DBMDistribution"]
+
+
+class DBMDistribution(EnergyDistribution):
+    """p(v) = sum_{h_1..h_L} exp(-E(v, h)) / Z with binary layers x_0 = v, ..., x_L.
+
+    E(x) = -sum_l x_l.b_l - sum_{l>=1} x_{l-1} W_l x_l (S&H 2009, eq. 1 for L = 2).
+    Given the even layers the odd ones are independent (and vice versa), so
+    block Gibbs alternates odd and even layers. p*(v) needs a sum over the
+    hiddens, exact only when small (`exact.dbm_log_unnormalized`); for larger
+    models use `lower_bound` (mean-field, eq. 5).
+
+    Arguments:
+      weights: list of W_l [size_{l-1}, size_l], l = 1..L.
+      biases: list of b_l [size_l], l = 0..L (b_0 the visible bias).
+      event_shape, log_normalizer, num_steps: as in `EnergyDistribution`.
+      initial_logits: [V] logits of the chains' starting visibles.
+    """
+
+    def __init__(self, weights, biases, event_shape=None, log_normalizer=None, num_steps=1000,
+                 initial_logits=None, validate_args=False, allow_nan_stats=True, name="DBM"):
+        parameters = dict(locals())
+        self.weights = [tf.convert_to_tensor(w, tf.float32) for w in weights]
+        self.biases = [tf.convert_to_tensor(b, tf.float32) for b in biases]
+        if len(self.biases) != len(self.weights) + 1:
+            raise ValueError(f"expected {len(self.weights) + 1} biases for {len(self.weights)} weights, "
+                             f"got {len(self.biases)}")
+        self.sizes = [w.shape[0] for w in self.weights] + [self.weights[-1].shape[1]]
+        self.initial_logits = (
+            tf.zeros_like(self.biases[0]) if initial_logits is None
+            else tf.convert_to_tensor(initial_logits, tf.float32)
+        )
+        super().__init__(
+            event_shape if event_shape is not None else (self.sizes[0],),
+            log_normalizer, num_steps, validate_args, allow_nan_stats, name, parameters,
+        )
+
+    @property
+    def num_layers(self):
+        """L, the number of hidden layers."""
+        return len(self.weights)
+
+    def field(self, layer, states, scale=1.0):
+        """Total input to `layer` from its neighbours in `states` (a list or dict):
+        b_l + x_{l-1} W_l + x_{l+1} W_{l+1}^T, the couplings times `scale`."""
+        total = self.biases[layer] * scale
+        if layer > 0:
+            total += scale * (states[layer - 1] @ self.weights[layer - 1])
+        if layer < self.num_layers:
+            total += scale * (states[layer + 1] @ tf.transpose(self.weights[layer]))
+        return total
+
+    def _free_energy(self, v):
+        return -exact.dbm_log_unnormalized(v, self.weights, self.biases)
+
+    def energy(self, states):
+        """E(x) for a list of layer states [n, size_l] -> [n]."""
+        return -exact.dbm_log_unnormalized_given(dict(enumerate(states)), self.weights, self.biases)
+
+    # ------------------------------------------------------------ Gibbs
+    def gibbs_step(self, states, seed):
+        """Odd layers given even ones, then even layers (v included) given odd ones."""
+        states = list(states)
+        seeds = tf.unstack(split_seed(seed, len(states)))
+        for parity in (1, 0):
+            for layer in range(parity, len(states), 2):
+                states[layer] = bernoulli(tf.sigmoid(self.field(layer, states)), seeds[layer])
+        return tuple(states)
+
+    def initial_state(self, n, seed):
+        seeds = tf.unstack(split_seed(seed, len(self.sizes)))
+        visible = bernoulli(tf.sigmoid(tf.broadcast_to(self.initial_logits, [n, self.sizes[0]])), seeds[0])
+        hidden = [bernoulli(tf.fill([n, size], 0.5), s) for size, s in zip(self.sizes[1:], seeds[1:])]
+        return (visible, *hidden)
+
+    def visible_from_state(self, state):
+        return state[0]
+
+    # ------------------------------------------------------------ mean field
+    def mean_field(self, v, num_iterations=30, tolerance=1e-6):
+        """Fixed point of the mean-field equations (S&H 2009, eq. 6):
+        mu_l = sigmoid(b_l + mu_{l-1} W_l + mu_{l+1} W_{l+1}^T), mu_0 = v.
+
+        Starts from a bottom-up pass with doubled weights below the top layer
+        (the pretraining correction), then updates odd and even layers in turn;
+        each half-sweep maximizes the bound exactly over its layers, so the
+        bound never decreases. Stops after `num_iterations` sweeps or when no
+        mean moves more than `tolerance`.
+        v: [n, V] -> (list of mu_l [n, size_l] with mu_0 = v, last max change).
+        """
+        flat, _ = self._flatten(v)
+        mu = [flat]
+        for layer in range(1, len(self.sizes)):
+            factor = 2.0 if layer < self.num_layers else 1.0
+            mu.append(tf.sigmoid(self.biases[layer] + factor * (mu[-1] @ self.weights[layer - 1])))
+
+        def sweep(mu):
+            mu = list(mu)
+            for parity in (1, 0):
+                for layer in range(max(parity, 1) if parity == 1 else 2, len(mu), 2):
+                    mu[layer] = tf.sigmoid(self.field(layer, mu))
+            return mu
+
+        def body(t, mu, change):
+            new = sweep(mu)
+            change = tf.reduce_max([tf.reduce_max(tf.abs(a - b)) for a, b in zip(new[1:], mu[1:])])
+            return t + 1, new, change
+
+        _, mu, change = tf.while_loop(
+            lambda t, mu, change: tf.logical_and(t < num_iterations, change > tolerance),
+            body,
+            (tf.constant(0), mu, tf.constant(np.inf, tf.float32)),
+        )
+        return mu, change
+
+    def lower_bound(self, v, mu=None, log_normalizer=None, **mean_field_options):
+        """Variational lower bound on log p(v) (S&H 2009, eq. 5):
+        log p(v) >= -E_q[E(v, h)] + H(q) - log Z, q = prod Bernoulli(mu).
+        v: [n, V] -> [n] (without `- log Z` when no log normalizer is known)."""
+        if mu is None:
+            mu, _ = self.mean_field(v, **mean_field_options)
+        entropy = 0.0
+        for m in mu[1:]:
+            m = tf.clip_by_value(m, 1e-7, 1 - 1e-7)
+            entropy += -tf.reduce_sum(m * tf.math.log(m) + (1 - m) * tf.math.log1p(-m), -1)
+        bound = exact.dbm_log_unnormalized_given(dict(enumerate(mu)), self.weights, self.biases) + entropy
+        log_normalizer = self._log_normalizer if log_normalizer is None else log_normalizer
+        return bound if log_normalizer is None else bound - log_normalizer
+
+    # ------------------------------------------------------------ partition function
+    def exact_log_normalizer(self):
+        """log Z by enumerating the smaller parity class of layers."""
+        return exact.dbm_log_partition(self.weights, self.biases)
+
+    def annealing_path(self, base_logits=None):
+        """AIS with the odd layers summed out (S&H 2009, Sec. 4).
+
+        State: the even layers (v, h_2, ...). From the base-rate model (visible
+        logits b^A, no couplings, uniform hiddens; log Z_A = sum_i softplus(b^A_i)
+        + (sum_{l>=1} size_l) log 2) to the DBM, through
+        log p*_beta = (1 - beta) v.b^A + beta v.b_0 + beta sum_{even l>=2} x_l.b_l
+                      + sum_{odd l} sum_j softplus(beta field_lj);
+        the kernel is block Gibbs at inverse temperature beta.
+        """
+        base = self.initial_logits if base_logits is None else tf.convert_to_tensor(base_logits, tf.float32)
+        even = list(range(0, len(self.sizes), 2))
+        odd = list(range(1, len(self.sizes), 2))
+
+        def as_layers(state):
+            return dict(zip(even, state))
+
+        def visible_logits(states, beta):
+            return (1.0 - beta) * base + self.field(0, states, scale=beta)
+
+        def log_unnormalized(state, beta):
+            states = as_layers(state)
+            total = tf.linalg.matvec(states[0], (1.0 - beta) * base + beta * self.biases[0])
+            for layer in even[1:]:
+                total += beta * tf.linalg.matvec(states[layer], self.biases[layer])
+            for layer in odd:
+                total += tf.reduce_sum(tf.math.softplus(self.field(layer, states, scale=beta)), -1)
+            return total
+
+        def transition(state, beta, seed):
+            states = as_layers(state)
+            seeds = tf.unstack(split_seed(seed, len(self.sizes)))
+            for layer in odd:
+                states[layer] = bernoulli(tf.sigmoid(self.field(layer, states, scale=beta)), seeds[layer])
+            states[0] = bernoulli(tf.sigmoid(visible_logits(states, beta)), seeds[0])
+            for layer in even[1:]:
+                states[layer] = bernoulli(tf.sigmoid(self.field(layer, states, scale=beta)), seeds[layer])
+            return tuple(states[layer] for layer in even)
+
+        def sample_base(n, seed):
+            seeds = tf.unstack(split_seed(seed, len(even)))
+            visible = bernoulli(tf.sigmoid(tf.broadcast_to(base, [n, self.sizes[0]])), seeds[0])
+            return (visible, *[bernoulli(tf.fill([n, self.sizes[layer]], 0.5), s) for layer, s in zip(even[1:], seeds[1:])])
+
+        log_z_base = tf.reduce_sum(tf.math.softplus(base)) + sum(self.sizes[1:]) * np.log(2.0)
+        return AnnealingPath(log_z_base, sample_base, log_unnormalized, transition)

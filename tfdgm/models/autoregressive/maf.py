@@ -1,0 +1,264 @@
+"""MAF (Papamakarios et al. 2017): a stack of MADE-conditioned affine
+autoregressive bijectors, with order reversal and optional batch norm."""
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfdgm.bijectors.batch_norm import BatchNorm
+from tfdgm.models.autoregressive.made import MADENetwork, class_context, marginal_log_prob
+from tfdgm.models.flows.base import FlowModel
+from tfdgm.nn.masked import input_order
+
+tfd = tfp.distributions
+tfb = tfp.bijectors
+
+__all__ = ["MAF"]
+
+_PERMUTATIONS = ("reverse", "random")
+
+
+class AutoregressiveFlow(FlowModel):
+    """Shared body of MAF and IAF: `num_layers` MADE conditioners, their
+    orderings, batch norm, the class context, training and export.
+
+    Subclasses implement `layer_bijector(network, context)`, the latent ->
+    data bijector of one autoregressive layer.
+    """
+
+    data_kind = "continuous"
+
+    def __init__(
+        self,
+        event_shape=(2,),
+        num_layers=5,
+        hidden_units=(64, 64),
+        permutation="reverse",
+        batch_norm=False,
+        num_classes=None,
+        activation="relu",
+        hidden_degrees="equal",
+        log_scale_bound=3.0,
+        batch_norm_momentum=0.9,
+        seed=0,
+        data_transform=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
+        model = type(self).__name__
+        if int(num_layers) != num_layers or num_layers < 1:
+            raise ValueError(f"{model}: expected num_layers a positive int, got {num_layers!r}")
+        if permutation not in _PERMUTATIONS:
+            raise ValueError(f"{model}: expected permutation in {_PERMUTATIONS}, got {permutation!r}")
+        if num_classes is not None and (int(num_classes) != num_classes or num_classes < 1):
+            raise ValueError(f"{model}: expected num_classes a positive int or None, got {num_classes!r}")
+        if log_scale_bound is not None and not log_scale_bound > 0:
+            raise ValueError(f"{model}: expected log_scale_bound > 0 or None, got {log_scale_bound!r}")
+        self.num_layers = int(num_layers)
+        self.hidden_units = [hidden_units] if isinstance(hidden_units, int) else [int(h) for h in hidden_units]
+        self.permutation = permutation
+        self.use_batch_norm = bool(batch_norm)
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.activation = activation
+        self.hidden_degrees = hidden_degrees
+        self.log_scale_bound = log_scale_bound
+        self.batch_norm_momentum = batch_norm_momentum
+        self.seed = int(seed)
+        self.networks = [
+            MADENetwork(
+                num_params=2,
+                hidden_units=self.hidden_units,
+                order=self._layer_order(k),
+                hidden_degrees=hidden_degrees,
+                context_dim=self.num_classes,
+                activation=activation,
+                zero_init_output=True,
+                log_scale_bound=log_scale_bound,
+                seed=self.seed + k,
+                name=f"made_{k}",
+            )
+            for k in range(self.num_layers)
+        ]
+        self.batch_norms = (
+            [BatchNorm(momentum=batch_norm_momentum, name=f"batch_norm_{k}") for k in range(self.num_layers)]
+            if self.use_batch_norm
+            else []
+        )
+
+    def _layer_order(self, k):
+        if self.permutation == "reverse":
+            return "natural" if k % 2 == 0 else "reversed"
+        return input_order(self.num_dims, "random", self.seed + 1000 * (k + 1)) if k else "natural"
+
+    # ----------------------------------------------------------------- config
+    @classmethod
+    def default_hyperparameters(cls, info):
+        """Toy 2-D sets: 5 layers of MADE[64, 64]; images: the paper's
+        MNIST setting, 5 layers of MADE[1024] with batch norm."""
+        if info.kind == "image":
+            return {"num_layers": 5, "hidden_units": [1024], "batch_norm": True}
+        return {"num_layers": 5, "hidden_units": [64, 64], "batch_norm": False}
+
+    @classmethod
+    def default_preprocess(cls, info):
+        """Dequantize, scale to [0, 1] and logit-transform (lambda = 1e-6, the
+        paper's MNIST setting) discrete data; continuous data as is."""
+        return None if info.num_levels is None else "dequantize,scale,logit:1e-06"
+
+    def hyperparameters(self):
+        return {
+            "num_layers": self.num_layers,
+            "hidden_units": self.hidden_units,
+            "permutation": self.permutation,
+            "batch_norm": self.use_batch_norm,
+            "num_classes": self.num_classes,
+            "activation": self.activation,
+            "hidden_degrees": self.hidden_degrees,
+            "log_scale_bound": self.log_scale_bound,
+            "batch_norm_momentum": self.batch_norm_momentum,
+            "seed": self.seed,
+        }
+
+    @property
+    def latent_shape(self):
+        return (self.num_dims,)
+
+    def build(self, input_shape=None):
+        for network in self.networks:
+            network.build((None, self.num_dims))
+        for layer in self.batch_norms:
+            layer.build((None, self.num_dims))
+        self.built = True
+
+    def unpack(self, data):
+        x, context = super().unpack(data)
+        return x, (context if self.num_classes is not None else None)
+
+    def call(self, x, training=False, context=None):
+        """log p(x | context); a conditional model without a context returns
+        the marginal log p(x) under a uniform class prior."""
+        if self.num_classes is not None and context is None:
+            return marginal_log_prob(self, x)
+        return self.log_prob(x, context)
+
+    def resample_masks(self, seed):
+        """New random hidden degrees in every conditioner (connectivity-agnostic training)."""
+        self._ensure_built()
+        for k, network in enumerate(self.networks):
+            network.resample_masks(seed * self.num_layers + k)
+
+    # ------------------------------------------------------------ the flow
+    def layer_bijector(self, network, context):
+        """The latent -> data bijector of one layer (override)."""
+        raise NotImplementedError
+
+    def bijector(self, context=None, training=False):
+        """Latent -> data `tfb.Chain`: [reshape, layer_1, bn_1, ..., layer_K, bn_K]
+        (so x -> z runs layer_1^{-1} first). `training`: batch norm on batch
+        statistics."""
+        context = class_context(context, self.num_classes, type(self).__name__)
+        bijectors = [tfb.Reshape(event_shape_out=self.event_shape, event_shape_in=[self.num_dims])]
+        for k, network in enumerate(self.networks):
+            bijectors.append(self.layer_bijector(network, context))
+            if self.use_batch_norm:
+                bijectors.append(self.batch_norms[k].bijector(training))
+        return tfb.Chain(bijectors)
+
+    def distribution(self, context=None, temperature=1.0, training=False):
+        return tfd.TransformedDistribution(
+            self.base_distribution(context, temperature), self.bijector(context, training)
+        )
+
+    def sample(self, n, seed=None, context=None, temperature=1.0):
+        """x = f(z), z ~ N(0, temperature^2 I); a scalar label is used for all n."""
+        if context is not None and self.num_classes is not None:
+            context = class_context(context, self.num_classes, type(self).__name__, batch_size=n)
+        return super().sample(n, seed=seed, context=context, temperature=temperature)
+
+    # --------------------------------------------------------------- training
+    def train_step(self, data):
+        x, context = self.unpack(data)
+        x = self.validate_input(x)
+        with tf.GradientTape() as tape:
+            log_prob = self.distribution(context, training=True).log_prob(x)
+            loss = -tf.reduce_mean(log_prob)
+        self.apply_gradients(tape, loss)
+        for layer in self.batch_norms:
+            layer.update_moving_statistics()
+        return self._update_metrics(log_prob, x)
+
+    # ----------------------------------------------------------------- export
+    def export_signatures(self):
+        if self.num_classes is None:
+            return super().export_signatures()
+        event = [None, *self.event_shape]
+        latent = [None, *self.latent_shape]
+        label = tf.TensorSpec([None], tf.int32, name="label")
+        return {
+            "log_prob": (
+                lambda x, label: {"log_prob": self.log_prob(x, label)},
+                [tf.TensorSpec(event, tf.float32, name="x"), label],
+            ),
+            "sample": (
+                lambda n, seed, label: {"samples": self.sample(n, seed=seed, context=label)},
+                [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed"),
+                 tf.TensorSpec([], tf.int32, name="label")],
+            ),
+            "encode": (
+                lambda x, label: {"z": self.encode(x, label)},
+                [tf.TensorSpec(event, tf.float32, name="x"), label],
+            ),
+            "decode": (
+                lambda z, label: {"x": self.decode(z, label)},
+                [tf.TensorSpec(latent, tf.float32, name="z"), label],
+            ),
+        }
+
+
+class MAF(AutoregressiveFlow):
+    """Masked Autoregressive Flow (Papamakarios et al. 2017).
+
+    Each layer is x_d = u_d exp(alpha_d) + mu_d with (mu_d, alpha_d) =
+    MADE(x_<d) (Sec. 3.1), TFP's `MaskedAutoregressiveFlow` conditioned by
+    our Keras 3 `MADENetwork`. log p(x) = log N(u) - sum_d alpha_d summed
+    over layers, with u_d = (x_d - mu_d) exp(-alpha_d), so density evaluation (training) is one pass per layer, while
+    sampling is D sequential passes per layer. Consecutive layers reverse the
+    input order (or draw a random one); optional batch norm follows each
+    layer in the data -> noise direction (Sec. 4, Appendix B). Conditional
+    MAF (Sec. 3.4) p(x | y): a one-hot label joins every
+    MADE's input with degree 0; `fit` on (x, y) batches uses y as context.
+
+    Identity initialization: each MADE's output layer is zero-initialized, so
+    every layer starts as the identity (shift 0, log-scale 0), and the
+    log-scale is bounded, alpha = b tanh(a / b), b = `log_scale_bound`. An
+    unbounded log-scale gives non-finite log-densities on logit-space
+    Fashion-MNIST (see DESIGN.md, known pitfalls).
+
+    References:
+      Papamakarios, Pavlakou and Murray, "Masked Autoregressive Flow for
+      Density Estimation", NeurIPS 2017, https://arxiv.org/abs/1705.07057
+      Germain et al., "MADE", ICML 2015, https://arxiv.org/abs/1502.03509
+
+    Arguments:
+      event_shape: shape of one example (flattened row-major inside the flow).
+      num_layers: number of autoregressive layers K.
+      hidden_units: hidden widths of each MADE.
+      permutation: "reverse" (alternate natural / reversed order) or "random"
+        (a random order per layer after the first).
+      batch_norm: batch-norm bijector after each layer.
+      num_classes: class-conditional MAF p(x | y) when set.
+      activation: MADE hidden activation.
+      hidden_degrees: "equal" or "random" MADE hidden degrees.
+      log_scale_bound: b of alpha = b tanh(a / b); None: unbounded.
+      batch_norm_momentum: of the moving statistics.
+      seed: seed of the random orders and degrees.
+      data_transform, name: see `GenerativeModel`.
+
+    Example:
+      >>> model = MAF(event_shape=(2,))
+      >>> model.log_prob(np.zeros([3, 2], np.float32)).shape
+      TensorShape([3])
+    """
+
+    def layer_bijector(self, network, context):
+        return network.bijector(context)
