@@ -37,7 +37,7 @@ demo: install data
 	@if [ -d $(FMNIST) ]; then DATA=fashion_mnist; else DATA=digits; \
 	  echo "demo: Fashion-MNIST is not available; using scikit-learn's digits instead"; fi; \
 	if [ -f $(DEMO)/config.json ]; then RESUME=--resume; else RESUME=; fi; \
-	$(VENV)/bin/tfdgm train independent_bernoulli --data $$DATA --epochs 5 --out $(DEMO) $$RESUME && \
+	$(VENV)/bin/tfdgm train independent_bernoulli --data $$DATA --epochs 5 --learning-rate 0.01 --out $(DEMO) $$RESUME && \
 	$(VENV)/bin/tfdgm sample $(DEMO) -n 64 --out $(DEMO)/samples_final.png && \
 	$(VENV)/bin/tfdgm export $(DEMO) --to savedmodels/demo && \
 	echo "demo: outputs in $(DEMO)/ (metrics.json, samples.png, samples_final.png, checkpoints/, logs/) and savedmodels/demo/"

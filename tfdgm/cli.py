@@ -50,6 +50,7 @@ def build_parser():
     train.add_argument("--preprocess", default=None, help='e.g. "binarize", "dequantize,scale,logit"')
     train.add_argument("--num-examples", type=_positive, default=None, help="first N examples per split")
     train.add_argument("--checkpoint-every", type=_positive, default=200, help="batches between backups")
+    train.add_argument("--steps-per-execution", type=_positive, default=10, help="train steps per compiled call")
     train.add_argument("--param", type=_parse_param, action="append", default=[], help="KEY=VALUE")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -122,6 +123,7 @@ def _run(args):
             num_examples=args.num_examples,
             params=dict(args.param),
             checkpoint_every=args.checkpoint_every,
+            steps_per_execution=args.steps_per_execution,
             verbose=0 if args.quiet else 1,
         )
         print(

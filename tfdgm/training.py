@@ -66,6 +66,19 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         if logs_are_finite(logs) and self._last_logs_finite:
             self._save_model()
 
+    def _save_model(self):
+        # Keras writes the weights and the metadata in place; a kill during
+        # the write leaves a truncated file that cannot be resumed from. Write
+        # each to a temporary file and rename it (atomic on POSIX).
+        os.makedirs(self.backup_dir, exist_ok=True)
+        temporary = os.path.join(self.backup_dir, "partial.weights.h5")
+        self.model.save_weights(temporary, overwrite=True)
+        os.replace(temporary, self._weights_path)
+        write_json(
+            self._training_metadata_path,
+            {"epoch": self._current_epoch, "batch": self._last_batch_seen},
+        )
+
     def has_backup(self):
         return os.path.exists(self._weights_path)
 

@@ -11,9 +11,20 @@ from tfdgm.bijectors.coupling import InstanceCache
 
 tfb = tfp.bijectors
 
-__all__ = ["Planar", "planar_u_hat", "PlanarLayer", "AmortizedPlanar"]
+__all__ = ["Planar", "planar_u_hat", "identity_offset", "PlanarLayer", "AmortizedPlanar"]
 
 _BISECTION_STEPS = 50
+# softplus(log(e - 1)) = 1, so m(wᵀu) = wᵀu = log(e - 1) there and û = u.
+_IDENTITY_WU = 0.5413248546129181
+
+
+def identity_offset(u, w, event_ndims=1):
+    """u + log(e-1) w / ||w||²: with u = 0 this gives û = 0, the identity map.
+
+    (u = 0 itself does not: û = (log 2 - 1) w / ||w||² then.)
+    """
+    norm_sq = _dot(w, w, event_ndims) + 1e-12
+    return u + _expand(_IDENTITY_WU / norm_sq, event_ndims) * w
 
 
 def _dot(a, b, event_ndims):
@@ -40,7 +51,11 @@ def planar_u_hat(u, w, event_ndims=1):
     wu = _dot(w, u, event_ndims)
     m = -1.0 + tf.nn.softplus(wu)
     norm_sq = _dot(w, w, event_ndims) + 1e-12
-    return u + _expand((m - wu) / norm_sq, event_ndims) * w
+    u_hat = u + _expand((m - wu) / norm_sq, event_ndims) * w
+    # One refinement pass: when u is large and nearly anti-parallel to w the
+    # first update cancels catastrophically in float32; û is now small, so
+    # a second projection fixes wᵀû = m to rounding.
+    return u_hat + _expand((m - _dot(w, u_hat, event_ndims)) / norm_sq, event_ndims) * w
 
 
 class Planar(InstanceCache, tfb.Bijector):
@@ -134,8 +149,9 @@ def _bisect(wu, c, g):
 class PlanarLayer(keras.layers.Layer):
     """Owns one planar map's free parameters u, w, b; `bijector()` builds `Planar`.
 
-    Initialized at the identity (u = 0) with w ~ N(0, 1/D), so the gradient
-    with respect to u is non-zero at the start (u = w = 0 would be a saddle).
+    The map's u is `identity_offset(u_0, w)` = u_0 + log(e-1) w/||w||², so
+    the trainable u_0 = 0 gives û = 0: the layer starts at the identity,
+    with w ~ N(0, 1/D) so that the gradient is non-zero there.
 
     Arguments:
       event_shape: shape of z, e.g. `(2,)`.
@@ -156,7 +172,8 @@ class PlanarLayer(keras.layers.Layer):
         self.built = True
 
     def bijector(self, context=None):
-        return Planar(self.u, self.w, self.b, event_ndims=len(self.event_shape),
+        n = len(self.event_shape)
+        return Planar(identity_offset(self.u, self.w, n), self.w, self.b, event_ndims=n,
                       name=f"{self.name}_bijector")
 
     def call(self, z):
@@ -175,7 +192,8 @@ class AmortizedPlanar(keras.layers.Layer):
         z_K = chain.forward(z_0)                # z_0: [(samples,) batch, latent_dim]
         log_q = log_q0 - chain.forward_log_det_jacobian(z_0, event_ndims=1)
 
-    The u heads are zero-initialized (identity start); w heads are random.
+    The u heads are zero-initialized and offset like `PlanarLayer`'s, so
+    every map starts at the identity; the w heads are random.
 
     Arguments:
       latent_dim: size of z.
@@ -216,7 +234,8 @@ class AmortizedPlanar(keras.layers.Layer):
         if context is None:
             raise ValueError("AmortizedPlanar: expected a context [batch, features], got None")
         u, w, b = self.parameters(context)
-        maps = [Planar(u[i], w[i], b[i], name=f"planar_{i}") for i in range(self.num_layers)]
+        maps = [Planar(identity_offset(u[i], w[i]), w[i], b[i], name=f"planar_{i}")
+                for i in range(self.num_layers)]
         return tfb.Chain(list(reversed(maps)))
 
     def call(self, context):

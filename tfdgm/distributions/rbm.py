@@ -87,6 +87,10 @@ class EnergyDistribution(tfd.Distribution):
         flat, sample_shape = self._flatten(v)
         return tf.reshape(self._free_energy(flat), sample_shape)
 
+    def flat_free_energy(self, flat_v):
+        """F on flattened visibles: [n, V] -> [n]."""
+        return self._free_energy(tf.convert_to_tensor(flat_v, tf.float32))
+
     def _unnormalized_log_prob(self, v):
         return -self.free_energy(v)
 

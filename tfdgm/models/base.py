@@ -8,8 +8,8 @@ DESIGN.md; latent, energy-based and adversarial bases sit beside it and reuse
 
 Keras 3 layers own every trainable weight; TFP objects (distributions,
 bijectors) are built from those weights inside `distribution()` / `call`, on
-every call, and are never stored on the model. Two consequences, both
-measured on TF 2.21 / Keras 3.15 / TFP 0.25:
+every call, and are never stored on the model. Two consequences (DESIGN.md,
+"Known pitfalls", measured on TF 2.21 / Keras 3.15 / TFP 0.25):
 
 * a TFP object kept on the model (or a `tf_keras` layer such as
   `tfb.AutoregressiveNetwork`) is invisible to `model.trainable_variables`;

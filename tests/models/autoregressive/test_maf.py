@@ -49,7 +49,7 @@ def test_log_scale_is_bounded_even_with_huge_weights():
 
 
 def test_trained_on_two_moons_integrates_to_one_and_beats_a_gaussian():
-    flow_checks.check_trained_density_integrates_and_beats_gaussian(MAF, epochs=40)
+    flow_checks.check_trained_density_integrates_and_beats_gaussian(MAF, epochs=80)
 
 
 def test_batch_norm_training_updates_statistics_and_evaluation_is_exact():

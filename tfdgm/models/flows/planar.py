@@ -19,7 +19,7 @@ class PlanarFlow(FlowModel):
     direction (a VAE posterior); as a density model `log_prob` needs the
     inverse, which `tfdgm.bijectors.Planar` computes exactly by a scalar
     root-find (bisection + one Newton step, fixed length, XLA-friendly).
-    Each map starts at the identity (u = 0, w random): `log_prob` at
+    Each map starts at the identity (û = 0, w random; see `PlanarLayer`): `log_prob` at
     initialization is the base N(0, I).
 
     For a VAE posterior use `tfdgm.bijectors.planar.AmortizedPlanar`

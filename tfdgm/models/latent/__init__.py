@@ -1,5 +1,10 @@
-"""latent models (see DESIGN.md)."""
+"""Latent variable models: VAE, IWAE and the Helmholtz machine (see DESIGN.md)."""
 
-__all__ = []
+from tfdgm.models.latent.base import LatentVariableModel
+from tfdgm.models.latent.helmholtz import HelmholtzMachine
+from tfdgm.models.latent.iwae import IWAE
+from tfdgm.models.latent.vae import VAE
 
-REGISTRY = {}
+__all__ = ["VAE", "IWAE", "HelmholtzMachine", "LatentVariableModel"]
+
+REGISTRY = {"vae": VAE, "iwae": IWAE, "helmholtz": HelmholtzMachine}

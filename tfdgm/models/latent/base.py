@@ -72,6 +72,16 @@ class LatentVariableModel(GenerativeModel):
             name: keras.metrics.Mean(name=name) for name in ("nll", "bits_per_dim", *self.extra_metrics)
         }
         self._compiled_log_weights = {}
+        self._seed_generator = keras.random.SeedGenerator(name="training_seed")
+
+    def training_seed(self):
+        """A fresh stateless seed per training step, reproducible after
+        `keras.utils.set_random_seed` (a Keras `SeedGenerator`); under several
+        replicas, a random one (the generator's state cannot be updated in a
+        replica context)."""
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return as_seed(None)
+        return tf.cast(self._seed_generator.next(), tf.int32)
 
     @property
     def latent_dim(self):
@@ -372,7 +382,7 @@ class LatentVariableModel(GenerativeModel):
     def test_step(self, data):
         x, _ = self.unpack(data)
         x = self.validate_input(x)
-        bound, extra = self.training_bound(x, as_seed(None))
+        bound, extra = self.training_bound(x, self.training_seed())
         return self._update_metrics(bound, x, **extra)
 
     def call(self, x, training=False):

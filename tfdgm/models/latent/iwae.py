@@ -3,7 +3,6 @@
 import tensorflow as tf
 
 from tfdgm.inference import bounds
-from tfdgm.models.base import as_seed
 from tfdgm.models.latent.vae import VAE
 
 __all__ = ["IWAE"]
@@ -50,7 +49,7 @@ class IWAE(VAE):
         x, _ = self.unpack(data)
         x = self.validate_input(x)
         with tf.GradientTape() as tape:
-            bound, extra = self.training_bound(x, as_seed(None))
+            bound, extra = self.training_bound(x, self.training_seed())
             loss = -tf.reduce_mean(bound)
         self.apply_gradients(tape, loss)
         return self._update_metrics(bound, x, **extra)

@@ -196,7 +196,7 @@ class VAE(LatentVariableModel):
         x = self.validate_input(x)
         weight = bounds.kl_weight(self.optimizer.iterations, self.beta, self.kl_warmup_steps)
         with tf.GradientTape() as tape:
-            elbo, reconstruction, kl = self.elbo_terms(x, as_seed(None))
+            elbo, reconstruction, kl = self.elbo_terms(x, self.training_seed())
             loss = -tf.reduce_mean(reconstruction - weight * kl)
         self.apply_gradients(tape, loss)
         return self._update_metrics(elbo, x, elbo=elbo, kl=kl, reconstruction=reconstruction)

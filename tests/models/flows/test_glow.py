@@ -1,0 +1,109 @@
+"""Glow: step/level mathematics, actnorm data init inside fit (and across a resume),
+temperature, class-conditional prior, XLA, export."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.models.flows.flow_checks import (assert_export_round_trip, assert_model_bijector_correct,
+                                            assert_sample_log_prob_matches_bijector_path,
+                                            assert_train_step_lowers_to_xla, grid_mass, randomize,
+                                            two_blobs)
+from tfdgm.bijectors.actnorm import ActNormLayer
+from tfdgm.bijectors.squeeze import Squeeze
+from tfdgm.models import Glow
+
+IMAGE = dict(event_shape=(4, 4, 2), num_levels=2, num_steps=2, hidden_channels=8)
+
+
+@pytest.mark.parametrize("kwargs", [dict(event_shape=(2,), num_steps=3, hidden_units=[8]),
+                                    dict(event_shape=(9,), num_steps=2, hidden_units=[8]), IMAGE])
+def test_log_det_matches_autodiff_jacobian(kwargs):
+    model = randomize(Glow(**kwargs), scale=0.05, seed=1)
+    assert_model_bijector_correct(model, atol=3e-4)
+    assert_sample_log_prob_matches_bijector_path(model, n=4)
+
+
+def _actnorms(model):
+    return [layer for layer in model.step_layers if isinstance(layer, ActNormLayer)]
+
+
+def test_actnorm_data_init_happens_inside_fit_and_survives_a_resume(tmp_path):
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(32, 4, 4, 2)).astype(np.float32)
+    model = Glow(**IMAGE)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    assert not model.is_initialized
+    model.fit(x, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    assert model.is_initialized
+    first = _actnorms(model)[0]
+    squeezed = Squeeze().forward(x).numpy()
+    np.testing.assert_allclose(first.loc.numpy(), squeezed.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-4)
+    # The latent of the init batch is standardized, level by level.
+    z = model.initialize(x).numpy()
+    np.testing.assert_allclose(z.mean(axis=(0, 1, 2)), 0.0, atol=0.2)
+
+    model.save_weights(str(tmp_path / "glow.weights.h5"))
+    resumed = Glow(**IMAGE)
+    resumed.build((None, 4, 4, 2))
+    resumed.load_weights(str(tmp_path / "glow.weights.h5"))
+    assert resumed.is_initialized
+    resumed.compile(optimizer=keras.optimizers.SGD(0.0))
+    resumed.fit(x * 10.0 - 5.0, batch_size=32, epochs=1, verbose=0)  # no re-initialization
+    np.testing.assert_allclose(_actnorms(resumed)[0].loc.numpy(), first.loc.numpy(), rtol=1e-6)
+
+
+def test_temperature_zero_gives_the_decoded_zero_latent():
+    model = randomize(Glow(**IMAGE), scale=0.05, seed=2)
+    cold = model.sample(3, seed=0, temperature=0.0).numpy()
+    decoded = model.decode(np.zeros((1, 4, 4, 2), np.float32)).numpy()
+    np.testing.assert_allclose(cold, np.repeat(decoded, 3, axis=0), rtol=1e-5, atol=1e-5)
+    warm = model.sample(200, seed=0, temperature=1.0).numpy()
+    cool = model.sample(200, seed=0, temperature=0.5).numpy()
+    assert np.std(cool - decoded) < np.std(warm - decoded)
+
+
+def test_class_conditional_prior_normalizes_per_class_and_mixes_uniformly():
+    model = randomize(Glow(event_shape=(2,), num_steps=2, hidden_units=[8], num_classes=3), scale=0.3, seed=3)
+    for label in range(3):
+        assert abs(grid_mass(model, -12.0, 12.0, 401, context=label) - 1.0) < 0.02
+    x = two_blobs(6, seed=4)
+    per_class = model.class_log_prob(x).numpy()
+    assert per_class.shape == (6, 3)
+    np.testing.assert_allclose(model.log_prob(x).numpy(),
+                               np.log(np.mean(np.exp(per_class), axis=1)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model.log_prob(x, context=np.full([6], 2)).numpy(), per_class[:, 2], rtol=1e-5)
+    labels = np.array([0, 1, 2, 1])
+    assert_sample_log_prob_matches_bijector_path(model, n=4, context=labels)
+    assert model.sample(5, seed=1, context=1).shape == (5, 2)
+
+
+def test_class_conditional_training_uses_labels():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 2, size=512)
+    x = (rng.normal(size=(512, 2)) * 0.3 + np.where(labels[:, None] == 1, 2.0, -2.0)).astype(np.float32)
+    model = Glow(event_shape=(2,), num_steps=2, hidden_units=[16], num_classes=2)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(x, labels, batch_size=128, epochs=20, verbose=0)
+    per_class = model.class_log_prob(x).numpy()
+    assert np.mean(np.argmax(per_class, axis=1) == labels) > 0.95
+
+
+def test_levels_follow_what_divides_the_image():
+    assert Glow(event_shape=(28, 28, 1), num_steps=1, hidden_channels=4).num_levels == 2
+    assert Glow(event_shape=(8, 8, 1), num_steps=1, hidden_channels=4).num_levels == 3
+    with pytest.raises(ValueError, match=r"num_levels=3 squeezes 3 time\(s\).*got 28x28, which allows num_levels <= 2"):
+        Glow(event_shape=(28, 28, 1), num_levels=3)
+    with pytest.raises(ValueError, match="num_levels <= 0"):
+        Glow(event_shape=(7, 7, 1))
+
+
+def test_train_step_compiles_with_xla():
+    x = np.random.default_rng(6).normal(size=(8, 4, 4, 2)).astype(np.float32)
+    assert_train_step_lowers_to_xla(Glow(**IMAGE), x)
+
+
+def test_export_round_trip_in_a_fresh_process(tmp_path):
+    model = randomize(Glow(event_shape=(4, 4, 1), num_levels=1, num_steps=2, hidden_channels=4), scale=0.05)
+    x = np.random.default_rng(7).normal(size=(3, 4, 4, 1)).astype(np.float32)
+    assert_export_round_trip(model, x, tmp_path)

@@ -1,0 +1,234 @@
+"""The deep Boltzmann machine: greedy pretraining, then mean-field + persistent chains."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfdgm.distributions.dbm import DBMDistribution
+from tfdgm.inference.exact import dbm_log_unnormalized_given
+from tfdgm.inference.gibbs import run_chain
+from tfdgm.models.energy.base import EXACT_LIMIT, EnergyModel, rbm_free_energy, rbm_gibbs_sweep
+from tfdgm.models.energy.dbn import LayerSchedule, _as_widths
+
+__all__ = ["DBM"]
+
+
+class DBM(EnergyModel):
+    """Deep Boltzmann machine with binary layers (Salakhutdinov & Hinton 2009).
+
+    E(x) = -sum_l x_l.b_l - sum_l x_{l-1} W_l x_l over v = x_0, h_1, ..., h_L.
+    Training, within one `fit`, in stages set per epoch by a `LayerSchedule`:
+    (1) greedy pretraining for the first `pretrain_fraction` of the epochs,
+    split over the layers: RBM l has the DBM's W_l and biases b_{l-1}, b_l,
+    with the doubled-weight correction of S&H 2009 Sec. 3.2 (the layer below
+    the top is modelled with its input counted twice going up, the layers
+    above the visibles with their hiddens counted twice going down, i.e.
+    replicated units with tied weights), trained by CD-k on the probabilities
+    of the doubled up-pass; (2) joint training (S&H 2009, Alg. 1): the
+    data-dependent statistics from mean field (`mean_field_steps` sweeps),
+    the model's from `num_chains` persistent Gibbs chains advanced `cd_steps`
+    sweeps per update, as the surrogate loss
+    mean E(v, stop_gradient(mu)) - mean E(stop_gradient(chains)).
+    `log_prob` is the mean-field variational lower bound (eq. 5) minus the
+    stored log Z (AIS on the path with odd layers summed out, Sec. 4).
+
+    References:
+      Salakhutdinov & Hinton, "Deep Boltzmann machines", AISTATS 2009.
+      Salakhutdinov & Murray, "On the quantitative analysis of deep belief
+      networks", ICML 2008 (AIS).
+      Tieleman, "Training restricted Boltzmann machines using approximations
+      to the likelihood gradient", ICML 2008 (persistent chains).
+
+    Arguments:
+      event_shape: shape of one binary example.
+      num_hidden: widths of the 2 (or more) hidden layers, e.g. `[500, 1000]`.
+      pretrain_fraction: share of the epochs spent on greedy pretraining.
+      mean_field_steps: mean-field sweeps per training batch.
+      mean_field_max_steps: sweeps allowed when evaluating the bound.
+      other arguments: see `EnergyModel` (`persistent` is implied in stage 2).
+    """
+
+    data_kind = "binary"
+
+    def __init__(self, event_shape=(6,), num_hidden=(16, 16), pretrain_fraction=0.5, mean_field_steps=10,
+                 mean_field_max_steps=100, **kwargs):
+        kwargs.setdefault("momentum", 0.5)
+        super().__init__(event_shape=event_shape, num_hidden=_as_widths(num_hidden), **kwargs)
+        if len(self.num_hidden) < 2:
+            raise ValueError(f"a DBM needs at least 2 hidden layers, got num_hidden={self.num_hidden}")
+        if not 0.0 <= pretrain_fraction < 1.0:
+            raise ValueError(f"expected pretrain_fraction in [0, 1), got {pretrain_fraction}")
+        self.pretrain_fraction = float(pretrain_fraction)
+        self.mean_field_steps = int(mean_field_steps)
+        self.mean_field_max_steps = int(mean_field_max_steps)
+
+    def hyperparameters(self):
+        return {**super().hyperparameters(), "pretrain_fraction": self.pretrain_fraction,
+                "mean_field_steps": self.mean_field_steps, "mean_field_max_steps": self.mean_field_max_steps}
+
+    @classmethod
+    def default_hyperparameters(cls, info):
+        return {"num_hidden": [500, 1000] if int(np.prod(info.event_shape)) > 100 else [64, 64]}
+
+    @property
+    def num_layers(self):
+        return len(self.num_hidden)
+
+    @property
+    def sizes(self):
+        return [self.num_dims, *self.num_hidden]
+
+    @property
+    def enumerable(self):
+        even = sum(self.sizes[0::2])
+        odd = sum(self.sizes[1::2])
+        return min(even, odd) <= EXACT_LIMIT
+
+    def build(self, input_shape=None):
+        self.layer_weights = [
+            self.add_weight(name=f"weights_{layer + 1}", shape=(rows, cols),
+                            initializer=keras.initializers.RandomNormal(stddev=0.01))
+            for layer, (rows, cols) in enumerate(zip(self.sizes[:-1], self.sizes[1:]))
+        ]
+        self.biases = [self.add_weight(name=f"bias_{layer}", shape=(size,), initializer="zeros")
+                       for layer, size in enumerate(self.sizes)]
+        self.stage = self.add_weight(name="stage", shape=(), initializer="zeros", trainable=False)
+        self._build_energy_state(num_hidden_for_sparsity=0)
+        self.fantasy = [
+            self.add_weight(name=f"fantasy_{layer}", shape=(self.num_chains, size),
+                            initializer=keras.initializers.Constant(0.0), trainable=False)
+            for layer, size in enumerate(self.sizes)
+        ]
+        self.built = True
+
+    def set_stage_for_epoch(self, epoch, total_epochs):
+        """Stages 0..L-1: pretrain RBM l; stage L: joint training."""
+        pretrain_epochs = int(round(self.pretrain_fraction * total_epochs))
+        if epoch < pretrain_epochs:
+            stage = epoch * self.num_layers // max(pretrain_epochs, 1)
+        else:
+            stage = self.num_layers
+        self.stage.assign(float(stage))
+
+    def fit(self, x=None, y=None, callbacks=None, **kwargs):
+        """`fit` with a `LayerSchedule`: pretraining, then joint training."""
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, LayerSchedule) for c in callbacks):
+            callbacks.insert(0, LayerSchedule())
+        return super().fit(x, y, callbacks=callbacks, **kwargs)
+
+    # ---------------------------------------------------------------- model
+    def distribution(self, log_normalizer=None, num_steps=None):
+        return DBMDistribution(
+            self.layer_weights, self.biases, event_shape=self.event_shape, log_normalizer=log_normalizer,
+            num_steps=self.sampling_steps if num_steps is None else num_steps, initial_logits=self.base_logits(),
+        )
+
+    def mean_field(self, v, num_iterations=None, tolerance=1e-6):
+        """Mean-field posterior means [mu_1, ..., mu_L] and the last max change. v: [batch, *event_shape]."""
+        self._ensure_built()
+        flat = self._flat(self.validate_input(v, "v"))
+        mu, change = self.distribution().mean_field(
+            flat, num_iterations=num_iterations or self.mean_field_max_steps, tolerance=tolerance)
+        return mu[1:], change
+
+    def lower_bound(self, v):
+        """Mean-field bound on log p(v) WITHOUT log Z: -E_q[E] + H(q). -> [batch]."""
+        self._ensure_built()
+        flat = self._flat(self.validate_input(v, "v"))
+        return self.distribution().lower_bound(flat, num_iterations=self.mean_field_max_steps)
+
+    def log_prob(self, v):
+        """The variational LOWER BOUND on log p(v) (S&H 2009, eq. 5) minus the stored log Z."""
+        return self.lower_bound(v) - self._current_log_z()
+
+    def features(self, v):
+        flat = self._flat(self.validate_input(v, "v"))
+        mu, _ = self.distribution().mean_field(flat, num_iterations=self.mean_field_max_steps)
+        return mu[-1]
+
+    def free_energy(self, v):
+        """-log sum_h exp(-E(v, h)), exact only for small hidden layers (enumeration)."""
+        return super().free_energy(v)
+
+    def call(self, v, training=False):
+        return self.features(v)
+
+    # ------------------------------------------------------------- training
+    def reconstruction(self, flat):
+        h = tf.sigmoid(self.biases[1] + 2.0 * (flat @ self.layer_weights[0]))
+        return tf.sigmoid(self.biases[0] + h @ tf.transpose(self.layer_weights[0]))
+
+    def _pretrain_step(self, layer, flat, seed):
+        """CD-k on RBM `layer` with replicated (doubled) units, S&H 2009 Sec. 3.2."""
+        up_copies = 2.0 if layer < self.num_layers - 1 else 1.0
+        down_copies = 2 if layer > 0 else 1
+        x = flat
+        for below in range(layer):
+            x = tf.sigmoid(self.biases[below + 1] + 2.0 * (x @ self.layer_weights[below]))
+        weights, visible_bias, hidden_bias = self.layer_weights[layer], self.biases[layer], self.biases[layer + 1]
+        negative = tf.stop_gradient(run_chain(
+            lambda v, s: rbm_gibbs_sweep(v, weights, visible_bias, hidden_bias, s, int(up_copies), down_copies),
+            up_copies * x, self.cd_steps, seed))
+        variables = [weights, visible_bias, hidden_bias]
+        with tf.GradientTape() as tape:
+            positive = rbm_free_energy(up_copies * x, weights, visible_bias, hidden_bias, down_copies)
+            loss = tf.reduce_mean(positive) - tf.reduce_mean(
+                rbm_free_energy(negative, weights, visible_bias, hidden_bias, down_copies))
+            loss += 0.5 * self.weight_decay * tf.reduce_sum(tf.square(weights))
+        gradients = dict(zip([id(v) for v in variables], tape.gradient(loss, variables)))
+        return [gradients.get(id(v), tf.zeros_like(v)) for v in self.trainable_variables], tf.reduce_mean(positive)
+
+    def _joint_step(self, flat, seed):
+        """S&H 2009 Alg. 1: mean field for the data term, persistent chains for the model term."""
+        distribution = self.distribution()
+        mu, _ = distribution.mean_field(flat, num_iterations=self.mean_field_steps, tolerance=0.0)
+        mu = [tf.stop_gradient(m) for m in mu]
+        chains = run_chain(distribution.gibbs_step, tuple(tf.convert_to_tensor(f) for f in self.fantasy),
+                           self.cd_steps, seed)
+        for variable, state in zip(self.fantasy, chains):
+            variable.assign(state)
+        chains = [tf.stop_gradient(c) for c in chains]
+        with tf.GradientTape() as tape:
+            positive = -dbm_log_unnormalized_given(dict(enumerate(mu)), self.layer_weights, self.biases)
+            negative = -dbm_log_unnormalized_given(dict(enumerate(chains)), self.layer_weights, self.biases)
+            loss = tf.reduce_mean(positive) - tf.reduce_mean(negative)
+            loss += 0.5 * self.weight_decay * tf.add_n([tf.reduce_sum(tf.square(w)) for w in self.layer_weights])
+        return tape.gradient(loss, self.trainable_variables), tf.reduce_mean(positive)
+
+    def train_step(self, data):
+        x, _ = self.unpack(data)
+        flat = self._flat(self.validate_input(x))
+        self._track_data_mean(flat)
+        seed = self._next_seed()
+        branches = [lambda layer=layer: self._pretrain_step(layer, flat, seed) for layer in range(self.num_layers)]
+        branches.append(lambda: self._joint_step(flat, seed))
+        gradients, energy = tf.switch_case(tf.cast(self.stage, tf.int32), branches)
+        self.apply_smoothed_gradients(gradients, self.trainable_variables)
+        self.log_z.assign(float("nan"))
+        self._free_energy_tracker.update_state(energy)
+        self._reconstruction_tracker.update_state(tf.reduce_sum(tf.square(flat - self.reconstruction(flat)), -1))
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, _ = self.unpack(data)
+        flat = self._flat(self.validate_input(x))
+        mu, _ = self.distribution().mean_field(flat, num_iterations=self.mean_field_steps, tolerance=0.0)
+        energy = -dbm_log_unnormalized_given(dict(enumerate(mu)), self.layer_weights, self.biases)
+        return self._update_metrics(flat, energy)
+
+    def evaluate_nll(self, dataset, verbose=1, ais_runs=100, ais_betas=10000, seed=0):
+        """Test NLL bound: -(mean-field lower bound) with log Z by AIS, an
+        upper bound on the true NLL (up to AIS error), as S&H 2009 report."""
+        results = super().evaluate_nll(dataset, verbose=verbose, ais_runs=ais_runs, ais_betas=ais_betas, seed=seed)
+        results["nll_is_upper_bound"] = True
+        return results
+
+    def export_signatures(self):
+        signatures = super().export_signatures()
+        signatures["log_prob"] = (
+            lambda x: {"log_prob": self.distribution().lower_bound(self._flat(x), log_normalizer=self.log_z,
+                                                                   num_iterations=self.mean_field_max_steps)},
+            signatures["log_prob"][1],
+        )
+        return signatures

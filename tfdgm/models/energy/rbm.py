@@ -1,0 +1,100 @@
+"""The binary restricted Boltzmann machine, trained by CD-k or PCD."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfdgm.distributions.rbm import BernoulliRBMDistribution
+from tfdgm.models.energy.base import EnergyModel
+
+__all__ = ["BernoulliRBM", "filters_picture"]
+
+
+class BernoulliRBM(EnergyModel):
+    """Binary visibles, binary hiddens: E(v, h) = -v.b - h.c - v W h.
+
+    `distribution()` is a `BernoulliRBMDistribution` built from the weights
+    (W ~ Normal(0, 0.01^2), zero biases: Hinton 2010, Sec. 8; the visible
+    biases move to the data's base rates in the first steps). Training: see
+    `EnergyModel` (CD-k surrogate loss, PCD, momentum, weight decay, sparsity).
+
+    References:
+      Hinton, "Training products of experts by minimizing contrastive
+      divergence", Neural Computation 2002.
+      Hinton, "A practical guide to training restricted Boltzmann machines",
+      UTML TR 2010-003.
+      Tieleman, "Training restricted Boltzmann machines using approximations
+      to the likelihood gradient", ICML 2008.
+
+    Arguments:
+      event_shape: shape of one binary example, e.g. `(28, 28, 1)`.
+      num_hidden: H (default 16); other arguments: see `EnergyModel`.
+
+    Example:
+      >>> rbm = BernoulliRBM(event_shape=(6,), num_hidden=4, cd_steps=1)
+      >>> rbm.compile(); rbm.fit(x, epochs=10, batch_size=32)
+      >>> rbm.log_partition("exact"); rbm.log_prob(x), rbm.sample(10, seed=0)
+    """
+
+    data_kind = "binary"
+
+    @classmethod
+    def default_hyperparameters(cls, info):
+        return {"num_hidden": 500 if int(np.prod(info.event_shape)) > 100 else 64}
+
+    def build(self, input_shape=None):
+        self.weights_vh = self.add_weight(
+            name="weights", shape=(self.num_dims, self.num_hidden),
+            initializer=keras.initializers.RandomNormal(stddev=0.01),
+        )
+        self.visible_bias = self.add_weight(name="visible_bias", shape=(self.num_dims,), initializer="zeros")
+        self.hidden_bias = self.add_weight(name="hidden_bias", shape=(self.num_hidden,), initializer="zeros")
+        self._build_energy_state()
+        self.built = True
+
+    def distribution(self, log_normalizer=None, num_steps=None):
+        return BernoulliRBMDistribution(
+            self.weights_vh, self.visible_bias, self.hidden_bias, event_shape=self.event_shape,
+            log_normalizer=log_normalizer, num_steps=self.sampling_steps if num_steps is None else num_steps,
+            initial_logits=self.base_logits(),
+        )
+
+    def features(self, v):
+        return self.distribution().hidden_probs(self.validate_input(v, "v"))
+
+    def reconstruction(self, flat):
+        distribution = self.distribution()
+        return distribution.visible_probs(distribution.hidden_probs(flat))
+
+    def _coupling_weights(self):
+        return [self.weights_vh]
+
+    def _hidden_input(self, flat):
+        return self.hidden_bias + flat @ self.weights_vh
+
+    def filters(self):
+        """The weights of each hidden unit shaped as an example: [H, *event_shape]."""
+        return tf.reshape(tf.transpose(self.weights_vh), [self.num_hidden, *self.event_shape])
+
+
+def filters_picture(weights, image_shape, num_filters=100, padding=1):
+    """A grid picture of learned filters (one column of W per tile).
+
+    Each filter is scaled to [0, 1] by its own largest absolute value, grey = 0.
+    Arguments:
+      weights: [V, H] with V = prod(image_shape).
+      image_shape: (height, width) or (height, width, channels).
+      num_filters: the first so many hidden units.
+    Returns:
+      uint8 picture [rows, cols, channels]; write it with `tfdgm.visualize.write_png`.
+    """
+    from tfdgm.visualize import image_grid
+
+    weights = np.asarray(weights, np.float32)
+    shape = tuple(image_shape) if len(image_shape) == 3 else (*image_shape, 1)
+    if weights.shape[0] != int(np.prod(shape)):
+        raise ValueError(f"expected weights of shape [{int(np.prod(shape))}, H], got {list(weights.shape)}")
+    filters = weights[:, :num_filters].T
+    scale = np.maximum(np.abs(filters).max(axis=1, keepdims=True), 1e-12)
+    images = 0.5 + 0.5 * filters / scale
+    return image_grid(images.reshape(-1, *shape), padding=padding)
