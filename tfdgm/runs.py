@@ -32,19 +32,6 @@ class RunError(ValueError):
     """A run directory that is missing, incomplete or would be overwritten."""
 
 
-def _default_preprocess(model_class, info):
-    """Binary models binarize discrete data; continuous ones dequantize and scale."""
-    binary = getattr(model_class, "data_kind", "continuous") == "binary"
-    if info.num_levels is None:
-        if binary:
-            raise ValueError(
-                f"{model_class.__name__} models binary data, but dataset {info.name!r} is "
-                "continuous; choose a dataset with discrete levels (e.g. digits, fashion_mnist)"
-            )
-        return None
-    return "binarize:static" if binary else "dequantize,scale"
-
-
 def _build_model(config):
     info = tfdgm_data.dataset_info(config["data"])
     transform = tfdgm_data.parse_preprocessing(config["preprocess"], info)
@@ -123,7 +110,7 @@ def train(
         model_class = models.get(model)
         info = tfdgm_data.dataset_info(data)
         if preprocess is None:
-            preprocess = _default_preprocess(model_class, info)
+            preprocess = model_class.default_preprocess(info)
         config = {
             "model": model,
             "data": data,

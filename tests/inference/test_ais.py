@@ -2,9 +2,9 @@
 
 Tolerance: 0.1 nat, as the issue asks. With M = 100 runs (200 for the trained
 RBM, whose importance weights vary more) the reported standard error of log Z
-is below 0.02 nat on these models (asserted), so 0.1 nat is more than 5
+is below 0.025 nat on these models (asserted), so 0.1 nat is more than 4
 standard errors: a correct estimator fails by chance with
-probability < 1e-6, while a bias from a wrong path or weight formula of
+probability below 1e-4, while a bias from a wrong path or weight formula of
 even 0.1 nat is caught.
 """
 
@@ -26,7 +26,7 @@ RUNS = 100
 def _check(path, exact, betas=2000):
     result = ais_log_partition(path, num_runs=RUNS, betas=betas, seed=0)
     error = np.abs(np.asarray(result.log_z) - np.asarray(exact))
-    assert np.all(np.asarray(result.stderr) < 0.02), result.stderr
+    assert np.all(np.asarray(result.stderr) < 0.025), result.stderr
     assert np.all(error < TOLERANCE), (result.log_z, exact)
     return result
 
@@ -51,7 +51,7 @@ def test_ais_matches_exact_log_z_of_a_trained_rbm():
     assert float(tf.reduce_max(tf.abs(model.weights_vh))) > 1.0  # it did learn strong couplings
     exact, _ = model.log_partition("exact")
     estimate, stderr = model.log_partition("ais", num_runs=2 * RUNS, num_betas=3000, seed=0)
-    assert abs(estimate - exact) < TOLERANCE and stderr < 0.02, (estimate, exact, stderr)
+    assert abs(estimate - exact) < TOLERANCE and stderr < 0.025, (estimate, exact, stderr)
 
 
 def test_ais_matches_exact_log_z_of_a_gaussian_rbm():

@@ -337,4 +337,7 @@ def make_likelihood_layer(likelihood, event_shape, name="likelihood", **kwargs):
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"unknown likelihood {likelihood!r}; expected one of: {', '.join(LIKELIHOODS)}")
     layer_class, defaults, _ = LIKELIHOODS[likelihood]
-    return layer_class(event_shape, name=name, **{**defaults, **kwargs})
+    try:
+        return layer_class(event_shape, name=name, **{**defaults, **kwargs})
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"bad options for likelihood {likelihood!r}: {error}") from None

@@ -86,6 +86,28 @@ class GenerativeModel(keras.Model):
         the CLI uses them unless `--param` overrides (override)."""
         return {}
 
+    #: "binary" or "continuous": the data the model's default likelihood is for.
+    data_kind = "continuous"
+
+    @classmethod
+    def default_preprocess(cls, info):
+        """The preprocessing spec used when none is given (override).
+
+        Binary models binarize discrete data (once, with a fixed seed);
+        continuous ones dequantize it and scale it to [0, 1]; continuous data
+        is left as it is.
+        Raises:
+          ValueError: a binary model on continuous data.
+        """
+        if info.num_levels is None:
+            if cls.data_kind == "binary":
+                raise ValueError(
+                    f"{cls.__name__} models binary data, but dataset {info.name!r} is "
+                    "continuous; choose a dataset with discrete levels (e.g. digits, fashion_mnist)"
+                )
+            return None
+        return "binarize:static" if cls.data_kind == "binary" else "dequantize,scale"
+
     def hyperparameters(self):
         """The constructor arguments beyond `event_shape` (override)."""
         return {}

@@ -211,3 +211,14 @@ def test_bad_inputs_raise_value_errors_naming_what_was_expected():
         VAE(event_shape=(4,), latent_dim=[3, 0])
     with pytest.raises(ValueError, match=r"H and W divisible by 4, got \(7, 7, 1\)"):
         VAE(event_shape=(7, 7, 1), architecture="conv")
+
+
+def test_figures_pair_inputs_with_reconstructions_and_interpolate_between_pairs():
+    model = VAE(event_shape=(4,), hidden_units=[8], latent_dim=2)
+    x = (np.random.default_rng(3).uniform(size=(4, 4)) < 0.5).astype(np.float32)
+    figures = model.figures(x, num_steps=5)
+    np.testing.assert_array_equal(figures["reconstructions"][0::2], x)
+    np.testing.assert_allclose(figures["reconstructions"][1::2], model.reconstruct(x), rtol=1e-6)
+    assert figures["interpolations"].shape == (10, 4)
+    with pytest.raises(ValueError, match="bad options for likelihood 'bernoulli'"):
+        VAE(event_shape=(4,), likelihood_options={"num_levels": 3})

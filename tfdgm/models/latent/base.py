@@ -335,6 +335,20 @@ class LatentVariableModel(GenerativeModel):
         """decode_mean(encode_mean(x) + strength * vector): -> [batch, *event_shape]."""
         return self.decode_mean(apply_attribute(self.encode_mean(x), vector, strength))
 
+    def figures(self, x, num_steps=8):
+        """Model-space pictures for a run directory (data space: apply
+        `data_transform.inverse`), each a batch of examples to tile:
+
+          "reconstructions": rows of (x, reconstruction) pairs, [2n, *event_shape];
+          "interpolations": for consecutive pairs of x, `num_steps` decoded
+            points between their posterior means, [(n // 2) * num_steps, *event_shape].
+        x: [n, *event_shape], n >= 2.
+        """
+        x = self.validate_input(x)
+        pairs = tf.reshape(tf.stack([x, self.reconstruct(x)], 1), [-1, *self.event_shape])
+        paths = [self.interpolate(x[i], x[i + 1], num_steps) for i in range(0, int(x.shape[0]) - 1, 2)]
+        return {"reconstructions": pairs, "interpolations": tf.concat(paths, 0)}
+
     def latent_scatter(self, x, labels=None, size=256):
         """A picture of the posterior means of a 2-D latent, coloured by label.
 

@@ -56,6 +56,8 @@ class VAE(LatentVariableModel):
         (unit scale), "mvn_tril" (full covariance, flat data),
         "logistic_mixture" or "categorical256" (integer levels 0..255:
         preprocess `none`). See `tfdgm.distributions.layers`.
+      likelihood_options: keyword arguments of the likelihood layer, e.g.
+        `{"num_levels": 17, "num_components": 3}` for "logistic_mixture".
       posterior: "diagonal" (default) or "full" (`MultivariateNormalTriL`
         q(h^1 | x); KL by Monte Carlo).
       architecture: "mlp" or "conv" (images with H, W divisible by 4).
@@ -81,6 +83,7 @@ class VAE(LatentVariableModel):
         hidden_units=(256, 256),
         latent_dim=16,
         likelihood="bernoulli",
+        likelihood_options=None,
         posterior="diagonal",
         architecture="mlp",
         activation="tanh",
@@ -102,6 +105,7 @@ class VAE(LatentVariableModel):
             raise ValueError(f"expected beta >= 0 and kl_warmup_steps >= 0, got {beta} and {kl_warmup_steps}")
         self.hidden_units = [int(u) for u in hidden_units]
         self.likelihood = likelihood
+        self.likelihood_options = dict(likelihood_options or {})
         self.posterior = posterior
         self.architecture = architecture
         self.activation = activation
@@ -122,7 +126,9 @@ class VAE(LatentVariableModel):
         self.generative_nets = [decoder]
         posterior_class = MultivariateNormalTriLLayer if self.posterior == "full" else NormalLayer
         self.posterior_layers = [posterior_class((dims[0],), name="q_h1")]
-        self.generative_layers = [make_likelihood_layer(self.likelihood, self.event_shape, name="p_x")]
+        self.generative_layers = [make_likelihood_layer(
+            self.likelihood, self.event_shape, name="p_x", **self.likelihood_options
+        )]
         depth = max(1, len(self.hidden_units))
         for level in range(1, len(dims)):
             below = dims[level - 1]
@@ -154,6 +160,7 @@ class VAE(LatentVariableModel):
             "hidden_units": list(self.hidden_units),
             "latent_dim": self.latent_dim,
             "likelihood": self.likelihood,
+            "likelihood_options": dict(self.likelihood_options),
             "posterior": self.posterior,
             "architecture": self.architecture,
             "activation": self.activation,
