@@ -126,12 +126,18 @@ def train(
             "steps_per_execution": int(steps_per_execution),
         }
     distribution = make_strategy(config["strategy"])
+    steps_per_execution = config.get("steps_per_execution", 1)
+    if distribution.num_replicas_in_sync > 1 and steps_per_execution > 1:
+        # Keras 3.15's multi-step loop fails under MirroredStrategy ("You must
+        # feed a value for placeholder tensor ... while/cond/Placeholder").
+        print("tfdgm: several replicas: running one train step per call")
+        steps_per_execution = 1
     keras.utils.set_random_seed(config["seed"])
     with distribution.scope():
         net, info, transform = _build_model(config)
         net.compile(
             optimizer=keras.optimizers.Adam(config["learning_rate"]),
-            steps_per_execution=config.get("steps_per_execution", 1),
+            steps_per_execution=steps_per_execution,
         )
     train_data = _dataset(config, "train", transform, shuffle=True)
     validation_data = _dataset(config, "validation", transform)

@@ -139,12 +139,12 @@ def _hlo(model, x):
 @pytest.mark.parametrize(
     "kwargs, shape",
     [
-        ({}, (6,)),
+        ({"posterior": "planar"}, (6,)),
         ({"latent_dim": [4, 2], "likelihood": "gaussian", "beta": 0.5, "kl_warmup_steps": 10}, (6,)),
         ({"architecture": "conv", "likelihood": "logistic_mixture", "latent_dim": 3}, (8, 8, 1)),
         ({"posterior": "full", "likelihood": "categorical256"}, (3,)),
     ],
-    ids=["bernoulli", "stacked_gaussian_warmup", "conv_logistic_mixture", "full_posterior_categorical"],
+    ids=["bernoulli_planar_posterior", "stacked_gaussian_warmup", "conv_logistic_mixture", "full_posterior_categorical"],
 )
 def test_fit_on_a_fresh_model_runs_xla_compiled_train_steps(kwargs, shape):
     rng = np.random.default_rng(0)

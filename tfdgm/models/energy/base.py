@@ -328,14 +328,21 @@ class EnergyModel(GenerativeModel):
         variables = self.trainable_variables if variables is None else variables
         self.apply_smoothed_gradients(tape.gradient(loss, variables), variables)
 
-    def apply_smoothed_gradients(self, gradients, variables):
-        """u <- momentum u + g; the optimizer steps along u (guide Sec. 9)."""
+    def apply_smoothed_gradients(self, gradients, variables, masks=None):
+        """u <- momentum u + g; the optimizer steps along u (guide Sec. 9).
+
+        `masks` (one 0/1 scalar per variable) freezes variables outright,
+        velocity included (the layers not being trained in greedy stacking)."""
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         smoothed = []
-        for gradient, velocity in zip(gradients, self.velocities):
+        masks = [None] * len(variables) if masks is None else masks
+        for gradient, velocity, mask in zip(gradients, self.velocities, masks):
             gradient = tf.zeros_like(velocity) if gradient is None else gradient / replicas
             if self.momentum:
                 gradient = self.momentum * velocity + gradient
+            if mask is not None:
+                gradient = mask * gradient
+            if self.momentum:
                 velocity.assign(gradient)
             smoothed.append(gradient)
         self.optimizer.apply_gradients(zip(smoothed, variables))

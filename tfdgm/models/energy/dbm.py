@@ -204,7 +204,17 @@ class DBM(EnergyModel):
         branches = [lambda layer=layer: self._pretrain_step(layer, flat, seed) for layer in range(self.num_layers)]
         branches.append(lambda: self._joint_step(flat, seed))
         gradients, energy = tf.switch_case(tf.cast(self.stage, tf.int32), branches)
-        self.apply_smoothed_gradients(gradients, self.trainable_variables)
+        stage = tf.cast(self.stage, tf.int32)
+        masks = []
+        for variable in self.trainable_variables:  # pretraining stage l moves W_l, b_{l-1}, b_l only
+            if any(variable is w for w in self.layer_weights):
+                layers = [next(i for i, w in enumerate(self.layer_weights) if w is variable)]
+            else:
+                index = next(i for i, b in enumerate(self.biases) if b is variable)
+                layers = [index - 1, index]
+            in_stage = tf.reduce_any([tf.equal(stage, layer) for layer in layers])
+            masks.append(tf.cast(tf.logical_or(in_stage, stage >= self.num_layers), tf.float32))
+        self.apply_smoothed_gradients(gradients, self.trainable_variables, masks)
         self.log_z.assign(float("nan"))
         self._free_energy_tracker.update_state(energy)
         self._reconstruction_tracker.update_state(tf.reduce_sum(tf.square(flat - self.reconstruction(flat)), -1))

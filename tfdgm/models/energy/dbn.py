@@ -221,8 +221,13 @@ class DBN(EnergyModel):
         seed = self._next_seed()
         branches = [lambda layer=layer: self._layer_step(layer, flat, seed) for layer in range(self.num_layers)]
         gradients, free_energy = tf.switch_case(tf.cast(self.stage, tf.int32), branches)
-        variables = [v for layer in range(self.num_layers) for v in self._layer_variables(layer)]
-        self.apply_smoothed_gradients(gradients, variables)
+        stage = tf.cast(self.stage, tf.int32)
+        variables, masks = [], []
+        for layer in range(self.num_layers):
+            for variable in self._layer_variables(layer):
+                variables.append(variable)
+                masks.append(tf.cast(tf.equal(stage, layer), tf.float32))
+        self.apply_smoothed_gradients(gradients, variables, masks)
         self.log_z.assign(float("nan"))
         self._free_energy_tracker.update_state(free_energy)
         self._reconstruction_tracker.update_state(tf.reduce_sum(tf.square(flat - self.reconstruction(flat)), -1))

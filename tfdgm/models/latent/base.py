@@ -311,8 +311,11 @@ class LatentVariableModel(GenerativeModel):
 
     # ------------------------------------------------------------ latent tools
     def encode_mean(self, x):
-        """E_q[h^1 | x]: [batch, *event_shape] -> [batch, latent_dims[0]]."""
-        return self.encode(x).mean()
+        """E_q[h^1 | x] (for a flow posterior: the flowed mean of its base):
+        [batch, *event_shape] -> [batch, latent_dims[0]]."""
+        self._ensure_built()
+        x = self.validate_input(x)
+        return self.posterior_layers[0].mean(self.posterior_layers[0](self._input_features(x)))
 
     def reconstruct(self, x):
         """E[x | h^1 = E_q[h^1 | x]]: [batch, *event_shape] -> same shape."""
@@ -409,8 +412,7 @@ class LatentVariableModel(GenerativeModel):
         int_scalar = lambda name: tf.TensorSpec([], tf.int32, name=name)  # noqa: E731
 
         def encode(x, seed):
-            q = self.encode(x)
-            return {"mean": q.mean(), "sample": q.sample(seed=as_seed(seed))}
+            return {"mean": self.encode_mean(x), "sample": self.encode(x).sample(seed=as_seed(seed))}
 
         return {
             "encode": (encode, [tf.TensorSpec(event, tf.float32, name="x"), int_scalar("seed")]),

@@ -58,8 +58,11 @@ class VAE(LatentVariableModel):
         preprocess `none`). See `tfdgm.distributions.layers`.
       likelihood_options: keyword arguments of the likelihood layer, e.g.
         `{"num_levels": 17, "num_components": 3}` for "logistic_mixture".
-      posterior: "diagonal" (default) or "full" (`MultivariateNormalTriL`
-        q(h^1 | x); KL by Monte Carlo).
+      posterior: q(h^1 | x): "diagonal" (default), "full"
+        (`MultivariateNormalTriL`) or "planar" (a diagonal Normal through
+        `num_flows` amortized planar flows, Rezende & Mohamed 2015); the last
+        two estimate the KL by Monte Carlo.
+      num_flows: planar flows of the "planar" posterior.
       architecture: "mlp" or "conv" (images with H, W divisible by 4).
       activation: activation of the MLPs ("tanh" as in Burda et al.; conv nets use relu).
       beta: weight of the KL term (1 = the ELBO).
@@ -85,6 +88,7 @@ class VAE(LatentVariableModel):
         likelihood="bernoulli",
         likelihood_options=None,
         posterior="diagonal",
+        num_flows=4,
         architecture="mlp",
         activation="tanh",
         beta=1.0,
@@ -97,8 +101,8 @@ class VAE(LatentVariableModel):
         super().__init__(event_shape=event_shape, latent_dim=latent_dim, data_transform=data_transform, name=name, **kwargs)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {likelihood!r}; expected one of: {', '.join(LIKELIHOODS)}")
-        if posterior not in ("diagonal", "full"):
-            raise ValueError(f'expected posterior "diagonal" or "full", got {posterior!r}')
+        if posterior not in ("diagonal", "full", "planar"):
+            raise ValueError(f'expected posterior "diagonal", "full" or "planar", got {posterior!r}')
         if architecture not in ("mlp", "conv"):
             raise ValueError(f'expected architecture "mlp" or "conv", got {architecture!r}')
         if beta < 0 or kl_warmup_steps < 0:
@@ -107,6 +111,7 @@ class VAE(LatentVariableModel):
         self.likelihood = likelihood
         self.likelihood_options = dict(likelihood_options or {})
         self.posterior = posterior
+        self.num_flows = int(num_flows)
         self.architecture = architecture
         self.activation = activation
         self.beta = float(beta)
@@ -124,8 +129,15 @@ class VAE(LatentVariableModel):
             decoder = MLP(self.hidden_units[::-1], self.activation, name="decoder_trunk")
         self.inference_nets = [encoder]
         self.generative_nets = [decoder]
-        posterior_class = MultivariateNormalTriLLayer if self.posterior == "full" else NormalLayer
-        self.posterior_layers = [posterior_class((dims[0],), name="q_h1")]
+        if self.posterior == "planar":
+            from tfdgm.distributions.flow_posterior import PlanarFlowPosteriorLayer
+
+            first_posterior = PlanarFlowPosteriorLayer((dims[0],), num_flows=self.num_flows, name="q_h1")
+        elif self.posterior == "full":
+            first_posterior = MultivariateNormalTriLLayer((dims[0],), name="q_h1")
+        else:
+            first_posterior = NormalLayer((dims[0],), name="q_h1")
+        self.posterior_layers = [first_posterior]
         self.generative_layers = [make_likelihood_layer(
             self.likelihood, self.event_shape, name="p_x", **self.likelihood_options
         )]
@@ -162,6 +174,7 @@ class VAE(LatentVariableModel):
             "likelihood": self.likelihood,
             "likelihood_options": dict(self.likelihood_options),
             "posterior": self.posterior,
+            "num_flows": self.num_flows,
             "architecture": self.architecture,
             "activation": self.activation,
             "beta": self.beta,

@@ -1,0 +1,121 @@
+"""RBM family on statically binarized Fashion-MNIST: AIS test log-likelihoods
+and the speed of one CD-1 epoch against scikit-learn's BernoulliRBM.
+
+Quality: RBM-500 trained by CD-1, CD-25 and PCD, a DBN (500-500) and a
+two-layer DBM (500-1000); test log-likelihood in nats with log Z by AIS
+(Salakhutdinov & Murray 2008) and its standard error (for DBN and DBM the
+variational lower bound). Published anchors on MNIST (not Fashion-MNIST):
+RBM-500 CD-25 ~ -86.3 nats (S&M 2008), DBM ~ -84.6 (S&H 2009).
+
+Speed: one epoch over the same training images at the same size and batch,
+tfdgm `fit` (XLA, CD-1) against `sklearn.neural_network.BernoulliRBM.partial_fit`
+per batch (sklearn's update is PCD-1: the same one Gibbs sweep per update).
+
+  flock /tmp/tfdgm-cpu.lock .venv/bin/python benchmarks/rbm.py --epochs 1 --num-train 10000 \
+      --num-test 1000 --ais-runs 100 --ais-betas 2000
+(the defaults are the full-size run: all 50k examples, 20 epochs, 14,500 betas).
+"""
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import tfdgm  # noqa: E402
+from tfdgm.models.energy import DBM, DBN, BernoulliRBM  # noqa: E402
+
+
+def _arrays(split, num):
+    data = tfdgm.data.load("fashion_mnist", split=split, preprocess="binarize:static", batch_size=10_000,
+                           num_examples=num)
+    return np.concatenate([np.asarray(x) for x in data]).reshape(-1, 784)
+
+
+def quality(args, train, test):
+    configs = {
+        "RBM-500 CD-1": lambda: BernoulliRBM(event_shape=(784,), num_hidden=500, cd_steps=1),
+        "RBM-500 CD-25": lambda: BernoulliRBM(event_shape=(784,), num_hidden=500, cd_steps=25),
+        "RBM-500 PCD": lambda: BernoulliRBM(event_shape=(784,), num_hidden=500, persistent=True),
+        "DBN 500-500": lambda: DBN(event_shape=(784,), num_hidden=[500, 500]),
+        "DBM 500-1000": lambda: DBM(event_shape=(784,), num_hidden=[500, 1000]),
+    }
+    rows = []
+    for name, make in configs.items():
+        if args.only and args.only not in name:
+            continue
+        keras.utils.set_random_seed(0)
+        model = make()
+        epochs = args.epochs * (2 if isinstance(model, (DBN, DBM)) else 1)
+        model.compile(optimizer=keras.optimizers.SGD(args.learning_rate))
+        start = time.perf_counter()
+        model.fit(train, batch_size=args.batch_size, epochs=epochs, verbose=0)
+        seconds = time.perf_counter() - start
+        results = model.evaluate_nll(tf.data.Dataset.from_tensor_slices(test).batch(500), verbose=0,
+                                     ais_runs=args.ais_runs, ais_betas=args.ais_betas)
+        rows.append({"model": name, "epochs": epochs, "train_seconds": round(seconds, 1),
+                     "test_log_likelihood": -results["nll_nats"], "stderr": results["log_z_stderr"],
+                     "bound": bool(results.get("nll_is_upper_bound"))})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def speed(args, train):
+    from sklearn.neural_network import BernoulliRBM as SklearnRBM
+
+    model = BernoulliRBM(event_shape=(784,), num_hidden=500, cd_steps=1, momentum=0.0, weight_decay=0.0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    model.fit(train[: args.batch_size * 4], batch_size=args.batch_size, epochs=1, verbose=0)  # compile
+    start = time.perf_counter()
+    model.fit(train, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
+    tfdgm_seconds = time.perf_counter() - start
+
+    peer = SklearnRBM(n_components=500, learning_rate=0.1, batch_size=args.batch_size, random_state=0)
+    peer.partial_fit(train[: args.batch_size])
+    start = time.perf_counter()
+    for first in range(0, len(train), args.batch_size):
+        peer.partial_fit(train[first : first + args.batch_size])
+    sklearn_seconds = time.perf_counter() - start
+    return {"examples": len(train), "batch_size": args.batch_size, "tfdgm_seconds": round(tfdgm_seconds, 2),
+            "sklearn_seconds": round(sklearn_seconds, 2), "speedup": round(sklearn_seconds / tfdgm_seconds, 2)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--num-train", type=int, default=None)
+    parser.add_argument("--num-test", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--learning-rate", type=float, default=0.05)
+    parser.add_argument("--ais-runs", type=int, default=100)
+    parser.add_argument("--ais-betas", type=int, default=14500)
+    parser.add_argument("--only", default=None, help="run only the models whose name contains this")
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "rbm.json"))
+    args = parser.parse_args()
+    train, test = _arrays("train", args.num_train), _arrays("test", args.num_test)
+    speed_row = speed(args, train)
+    print(json.dumps(speed_row), flush=True)
+    rows = [] if args.skip_quality else quality(args, train, test)
+    lines = ["| model | epochs | test log-likelihood (nats) | ± stderr | train s |", "|---|---|---|---|---|"]
+    for row in rows:
+        bound = " (lower bound)" if row["bound"] else ""
+        lines.append(f"| {row['model']} | {row['epochs']} | {row['test_log_likelihood']:.2f}{bound} | "
+                     f"{row['stderr']:.2f} | {row['train_seconds']} |")
+    lines += ["", "| one CD-1 epoch, RBM-500, batch %d, %d examples | seconds |" % (args.batch_size, len(train)),
+              "|---|---|", f"| tfdgm (XLA) | {speed_row['tfdgm_seconds']} |",
+              f"| scikit-learn BernoulliRBM | {speed_row['sklearn_seconds']} |",
+              f"| speed-up | {speed_row['speedup']}x |"]
+    print("\n".join(lines))
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as handle:
+        json.dump({"args": vars(args), "quality": rows, "speed": speed_row, "table": lines}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
