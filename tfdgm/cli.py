@@ -68,11 +68,20 @@ def build_parser():
     sample.add_argument("--out", default=None, help="PNG path")
     sample.add_argument("--temperature", type=float, default=None, help="flows: scale of the latent std")
     sample.add_argument("--num-steps", type=_positive, default=None, help="energy models: Gibbs steps")
+    sample.add_argument("--label", type=int, default=None, help="conditional models: class to sample")
 
     export = commands.add_parser("export", help="write a run's model as a SavedModel")
     export.add_argument("run_dir")
     export.add_argument("--to", default=None, help="output directory (default savedmodels/RUN)")
     return parser
+
+
+def _summary(metrics):
+    """One line of a run's test metrics: NLL for likelihood models, else all scalars."""
+    if "nll_nats" in metrics and "bits_per_dim" in metrics:
+        return f"test NLL {metrics['nll_nats']:.2f} nats, {metrics['bits_per_dim']:.4f} bits/dim"
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return "test " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(scalars.items()))
 
 
 @contextlib.contextmanager
@@ -127,9 +136,8 @@ def _run(args):
             verbose=0 if args.quiet else 1,
         )
         print(
-            f"test NLL {metrics['nll_nats']:.2f} nats, {metrics['bits_per_dim']:.4f} bits/dim; "
-            f"outputs in {run_dir}/ (config.json, metrics.json, samples.png, model.weights.h5, "
-            "checkpoints/, logs/)"
+            f"{_summary(metrics)}; outputs in {run_dir}/ (config.json, metrics.json, samples.png, "
+            "model.weights.h5, checkpoints/, logs/)"
         )
         return
     if args.command == "evaluate":
@@ -148,7 +156,11 @@ def _run(args):
     if args.command == "sample":
         options = {
             key: value
-            for key, value in (("temperature", args.temperature), ("num_steps", args.num_steps))
+            for key, value in (
+                ("temperature", args.temperature),
+                ("num_steps", args.num_steps),
+                ("context", args.label),
+            )
             if value is not None
         }
         png, npy = runs.sample(args.run_dir, args.num_samples, seed=args.seed, out=args.out, **options)

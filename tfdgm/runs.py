@@ -170,9 +170,9 @@ def train(
 
 
 def _evaluate_model(net, config, transform, split="test", verbose=1, **options):
-    """Test NLL of `net`: nats and bits/dim in data space (see `evaluate_nll`)."""
+    """Test metrics of `net` (NLL in nats and bits/dim for likelihood models)."""
     dataset = _dataset(config, split, transform.for_evaluation())
-    return {"split": split, **net.evaluate_nll(dataset, verbose=verbose, **options)}
+    return {"split": split, **net.evaluation(dataset, verbose=verbose, **options)}
 
 
 def load_run(run_dir):

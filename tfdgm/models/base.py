@@ -224,6 +224,14 @@ class GenerativeModel(keras.Model):
         return x, y
 
     # ------------------------------------------------------------- evaluation
+    def evaluation(self, dataset, verbose=1, **options):
+        """The test metrics `tfdgm evaluate` reports (a dict of numbers).
+
+        Likelihood families report `evaluate_nll`; models without a
+        likelihood (GANs) override this with their sample-quality metrics.
+        """
+        return self.evaluate_nll(dataset, verbose=verbose, **options)
+
     def evaluate_nll(self, dataset, verbose=1, **options):
         """Test negative log-likelihood on a dataset of model-space batches.
 
