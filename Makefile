@@ -18,6 +18,7 @@ install: $(STAMP)
 
 # Fashion-MNIST from Debian's `dataset-fashion-mnist` when we are root with
 # apt; otherwise the demo falls back to scikit-learn's `digits` and says so.
+# Debian's `fortunes-min` is the text corpus of the Replicated Softmax RBM.
 data:
 	@if [ -d $(FMNIST) ]; then \
 	  echo "data: Fashion-MNIST found in $(FMNIST)"; \
@@ -29,6 +30,11 @@ data:
 	  || echo "data: could not install dataset-fashion-mnist; the demo will use digits"; \
 	else \
 	  echo "data: not root or no apt-get; cannot install dataset-fashion-mnist; the demo will use digits"; \
+	fi
+	@if [ -d /usr/share/games/fortunes ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fortunes-min >/dev/null 2>&1 \
+	  || echo "data: could not install fortunes-min; the Replicated Softmax examples need it"; \
 	fi
 
 # Trains the factorized Bernoulli baseline on binarized Fashion-MNIST (or

@@ -82,13 +82,14 @@ def run_one(name, model_class, params, args, info):
     history = model.fit(train, epochs=args.epochs or 10**6, callbacks=[budget], verbose=0)
     seconds = time.perf_counter() - start
     examples = budget.batches * args.batch_size
+    train_size = int(train.cardinality()) * args.batch_size
     start = time.perf_counter()
     result = model.evaluate_nll(test, verbose=0, num_samples=args.num_samples, seed=args.seed)
     return {
         "model": name,
         "test_nll_nats": result["nll_nats"],
         "train_nll_last_epoch": float(history.history["nll"][-1]),
-        "epochs": len(history.epoch),
+        "epochs": examples / train_size,
         "train_examples_seen": examples,
         "train_seconds": seconds,
         "examples_per_second": examples / seconds,
@@ -109,7 +110,7 @@ def markdown(rows, args):
     for row in rows:
         lines.append(
             f"| {row['model']} | {row['test_nll_nats']:.2f} | {row['train_nll_last_epoch']:.2f} | "
-            f"{row['epochs']} | {row['examples_per_second']:.0f} |"
+            f"{row['epochs']:.1f} | {row['examples_per_second']:.0f} |"
         )
     return "\n".join(lines) + "\n"
 

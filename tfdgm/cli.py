@@ -46,7 +46,7 @@ def build_parser():
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--strategy", default="default", help="default|mirrored|multiworker|tpu")
     train.add_argument("--batch-size", type=_positive, default=128)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--learning-rate", type=float, default=None, help="default: the model's")
     train.add_argument("--preprocess", default=None, help='e.g. "binarize", "dequantize,scale,logit"')
     train.add_argument("--num-examples", type=_positive, default=None, help="first N examples per split")
     train.add_argument("--checkpoint-every", type=_positive, default=200, help="batches between backups")
@@ -164,7 +164,7 @@ def _run(args):
             if value is not None
         }
         png, npy = runs.sample(args.run_dir, args.num_samples, seed=args.seed, out=args.out, **options)
-        print(f"samples written to {png} and {npy}")
+        print(f"samples written to {png} and {npy}" if png else f"samples written to {npy}")
         return
     if args.command == "export":
         path = runs.export(args.run_dir, to=args.to)

@@ -45,16 +45,29 @@ def _build_model(config):
     return model, info, transform
 
 
-def _dataset(config, split, transform, shuffle=False):
+def _dataset(config, split, transform, shuffle=False, with_labels=False):
     return tfdgm_data.load(
         config["data"],
         split=split,
         preprocess=transform,
         batch_size=config["batch_size"],
         shuffle=shuffle,
+        with_labels=with_labels,
         seed=config["seed"],
         num_examples=config.get("num_examples"),
     )
+
+
+def _uses_labels(net, info):
+    """Class-conditional models (`num_classes` set) train on (x, label) pairs."""
+    if getattr(net, "num_classes", None) is None:
+        return False
+    if info.num_classes is None:
+        raise ValueError(
+            f"{type(net).__name__} is class-conditional (num_classes={net.num_classes}), "
+            f"but dataset {info.name!r} has no labels"
+        )
+    return True
 
 
 def train(
@@ -63,7 +76,7 @@ def train(
     out=None,
     epochs=10,
     batch_size=128,
-    learning_rate=1e-3,
+    learning_rate=None,
     seed=0,
     resume=False,
     strategy="default",
@@ -81,7 +94,9 @@ def train(
       data: dataset name (see `tfdgm.data.list_datasets()`) or "tfds:NAME".
       out: run directory (default `runs/MODEL-DATA`).
       epochs: total epochs (a resumed run trains the remaining ones).
-      batch_size, learning_rate, seed: training settings (Adam).
+      batch_size, seed: training settings.
+      learning_rate: step size of the model's optimizer (`make_optimizer`:
+        Adam at 1e-3 by default; SGD at the model's rate for RBMs).
       resume: continue the run in `out` from its last checkpoint.
       strategy: "default", "mirrored", "multiworker" or "tpu".
       preprocess: preprocessing spec; default by model and data kind.
@@ -118,7 +133,7 @@ def train(
             "params": dict(params or {}),
             "epochs": int(epochs),
             "batch_size": int(batch_size),
-            "learning_rate": float(learning_rate),
+            "learning_rate": None if learning_rate is None else float(learning_rate),
             "seed": int(seed),
             "strategy": strategy,
             "num_examples": num_examples,
@@ -136,11 +151,12 @@ def train(
     with distribution.scope():
         net, info, transform = _build_model(config)
         net.compile(
-            optimizer=keras.optimizers.Adam(config["learning_rate"]),
+            optimizer=net.make_optimizer(config["learning_rate"]),
             steps_per_execution=steps_per_execution,
         )
-    train_data = _dataset(config, "train", transform, shuffle=True)
-    validation_data = _dataset(config, "validation", transform)
+    labels = _uses_labels(net, info)
+    train_data = _dataset(config, "train", transform, shuffle=True, with_labels=labels)
+    validation_data = _dataset(config, "validation", transform, with_labels=labels)
     os.makedirs(run_dir, exist_ok=True)
     if not resume:
         write_json(config_path, config)
@@ -157,6 +173,8 @@ def train(
     )
     net.save_weights(os.path.join(run_dir, WEIGHTS))
     metrics = _evaluate_model(net, config, transform, verbose=verbose)
+    # Evaluation may store estimates in the weights (an RBM's AIS log Z).
+    net.save_weights(os.path.join(run_dir, WEIGHTS))
     timer = next(c for c in callbacks if type(c).__name__ == "EpochTimer")
     nan_guard = next(c for c in callbacks if type(c).__name__ == "StopOnNaN")
     metrics.update(
@@ -171,7 +189,8 @@ def train(
 
 def _evaluate_model(net, config, transform, split="test", verbose=1, **options):
     """Test metrics of `net` (NLL in nats and bits/dim for likelihood models)."""
-    dataset = _dataset(config, split, transform.for_evaluation())
+    info = tfdgm_data.dataset_info(config["data"])
+    dataset = _dataset(config, split, transform.for_evaluation(), with_labels=_uses_labels(net, info))
     return {"split": split, **net.evaluation(dataset, verbose=verbose, **options)}
 
 
@@ -185,7 +204,7 @@ def load_run(run_dir):
         raise RunError(f"{run_dir} has no {WEIGHTS} yet: finish training (`tfdgm train ... --resume`)")
     config = _read_json(config_path)
     net, info, _ = _build_model(config)
-    net.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))
+    net.compile(optimizer=net.make_optimizer(config["learning_rate"]))
     net.optimizer.build(net.trainable_variables)  # so its saved state loads too
     net.load_weights(weights_path)
     return net, config, info
@@ -197,6 +216,7 @@ def evaluate(run_dir, split="test", verbose=1, **options):
     `options` go to the model's estimator (e.g. `ais_runs`, `num_samples`)."""
     net, config, _ = load_run(run_dir)
     metrics = _evaluate_model(net, config, net.data_transform, split=split, verbose=verbose, **options)
+    net.save_weights(os.path.join(run_dir, WEIGHTS))  # keeps estimates such as log Z
     path = os.path.join(run_dir, METRICS)
     stored = _read_json(path) if os.path.exists(path) else {}
     stored.update(metrics)
@@ -222,7 +242,7 @@ def sample(run_dir, num_samples=64, seed=0, out=None, **options):
         raise ValueError(f"{type(net).__name__}.sample does not take {sorted(options)}: {error}") from None
     npy = os.path.splitext(png)[0] + ".npy"
     np.save(npy, samples)
-    return png, npy
+    return (png if os.path.exists(png) else None), npy
 
 
 def export(run_dir, to=None):

@@ -170,7 +170,7 @@ def write_sample_picture(model, paths, num_samples, seed, num_levels=None, **opt
     transform = model.data_transform
     data = np.asarray(transform.bijector().inverse(model.sample(num_samples, seed=seed, **options)))
     picture = samples_picture(data, 2 if transform.is_binary else num_levels)
-    for path in paths:
+    for path in paths if picture is not None else ():
         write_png(path, picture)
     return data
 

@@ -77,6 +77,7 @@ def samples_picture(samples, num_levels=None):
 
     Images [n, H, W, C] are shown in [0, 1] (divided by `num_levels - 1` when
     the data has discrete levels); vectors [n, 2] as a scatter density.
+    Returns None for data with no natural picture.
     """
     samples = np.asarray(samples, np.float32)
     if samples.ndim == 4:
@@ -85,4 +86,4 @@ def samples_picture(samples, num_levels=None):
         return image_grid(samples)
     if samples.ndim == 2 and samples.shape[1] == 2:
         return scatter_image(samples)
-    raise ValueError(f"expected image samples [n, H, W, C] or 2-D points [n, 2], got {list(samples.shape)}")
+    return None  # no picture for other data (word counts, audio, point sets)

@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.bijectors.coupling import InstanceCache
+from tfdgm.bijectors.base import InstanceCache
 
 tfb = tfp.bijectors
 

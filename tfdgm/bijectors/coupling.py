@@ -6,17 +6,17 @@ transformed part (1-b)*x whose shift / log-scale are functions of b*x only, so
 the Jacobian is triangular and its log-determinant is a sum of log-scales.
 """
 
-import itertools
 
 import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdgm.bijectors.base import InstanceCache
+
 tfb = tfp.bijectors
 
 __all__ = [
-    "InstanceCache",
     "vector_mask",
     "checkerboard_mask",
     "channel_mask",
@@ -27,25 +27,6 @@ __all__ = [
 ]
 
 
-_instance_counter = itertools.count()
-
-
-class InstanceCache:
-    """Mixin for `tfb.Bijector` subclasses: a cache identity per instance.
-
-    TFP's bijector cache is shared by all *equal* bijectors, and two
-    bijectors built from the same Keras variables compare equal (the same
-    variable objects). A result computed outside a `GradientTape` (e.g.
-    actnorm's data-dependent init, or `encode`) would then be returned,
-    gradient-free, inside the tape, and in eager mode a result from before
-    an optimizer step would be returned after it. tfdgm rebuilds bijectors
-    on every call, so each instance gets a never-repeating key instead.
-    """
-
-    def _get_parameterization(self):
-        if not hasattr(self, "_tfdgm_cache_key"):
-            self._tfdgm_cache_key = ("tfdgm", next(_instance_counter))
-        return self._tfdgm_cache_key
 
 
 # ------------------------------------------------------------------- masks

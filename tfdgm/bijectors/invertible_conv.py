@@ -8,7 +8,7 @@ import scipy.linalg
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.bijectors.coupling import InstanceCache
+from tfdgm.bijectors.base import InstanceCache
 
 tfb = tfp.bijectors
 

@@ -4,7 +4,7 @@ per-dimension scale after the (volume-preserving) additive couplings."""
 import keras
 import tensorflow_probability as tfp
 
-from tfdgm.bijectors.coupling import InstanceCache
+from tfdgm.bijectors.base import InstanceCache
 
 tfb = tfp.bijectors
 

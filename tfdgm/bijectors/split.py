@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.bijectors.coupling import CouplingLayer, InstanceCache, channel_mask
+from tfdgm.bijectors.base import InstanceCache
+from tfdgm.bijectors.coupling import CouplingLayer, channel_mask
 
 tfb = tfp.bijectors
 

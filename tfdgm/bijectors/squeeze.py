@@ -4,7 +4,7 @@ volume-preserving, shape-changing bijector."""
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.bijectors.coupling import InstanceCache
+from tfdgm.bijectors.base import InstanceCache
 
 tfb = tfp.bijectors
 

@@ -7,7 +7,8 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from tfdgm.data import sources, tfds_source, toy2d
+from tfdgm.data import sources, text, tfds_source, toy2d
+from tfdgm.data import audio
 from tfdgm.data.errors import DatasetError
 from tfdgm.data.preprocess import parse_preprocessing
 
@@ -25,7 +26,7 @@ class DatasetInfo:
     Arguments:
       name: registry name ("fashion_mnist", "moons", "tfds:mnist", ...).
       event_shape: shape of one example: (H, W, C) for images, (2,) for toy sets.
-      kind: "image" or "vector".
+      kind: "image", "vector" or "counts" (bags of words).
       num_classes: number of label values, None if unlabelled.
       num_levels: number of integer levels (256 for 8-bit images, 17 for digits with
         values 0..16), None for continuous data.
@@ -51,10 +52,24 @@ _REGISTRY = {
         DatasetInfo("digits", (8, 8, 1), "image", 10, 17, SPLITS,
                     "scikit-learn 8x8 handwritten digits, levels 0..16 (1257/270/270, permuted with seed 0)"),
         sources.digits_split),
+    "fortunes": (
+        DatasetInfo("fortunes", (text.FORTUNES_VOCABULARY,), "counts", None, None, SPLITS,
+                    "word counts of Debian's fortunes-min corpus, 1000-word vocabulary (80/10/10 split)"),
+        text.fortunes_split),
+    "speech": (
+        DatasetInfo("speech", (audio.WINDOW,), "audio", len(audio.VOICES), 256, SPLITS,
+                    "espeak-ng speech, 4 voices, 16 kHz mu-law 256 levels, 4096-sample windows (data_dir: any WAV folder)"),
+        audio.speech_split),
     **{name: (DatasetInfo(name, (2,), "vector", num_classes, None, SPLITS, description),
               functools.partial(toy2d.toy_split, name))
        for name, (_, num_classes, description) in toy2d.TOY_DATASETS.items()},
 }
+
+# Adversarial-family datasets: point clouds from images, two-domain couples (CycleGAN).
+from tfdgm.data import domains, pointcloud  # noqa: E402
+
+_REGISTRY.update({name: (DatasetInfo(name, splits=SPLITS, **fields), loader)
+                  for name, (fields, loader) in {**pointcloud.DATASETS, **domains.DATASETS}.items()})
 
 
 def list_datasets():

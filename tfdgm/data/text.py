@@ -103,3 +103,26 @@ def load_bag_of_words(path=None, vocabulary_size=2000, min_words=1, max_words=No
     if not rows:
         raise DatasetError(f"no document has {min_words} or more in-vocabulary words")
     return np.asarray(rows, np.float32), vocabulary
+
+
+#: Vocabulary size of the registered "fortunes" dataset.
+FORTUNES_VOCABULARY = 1000
+
+
+def fortunes_split(split, data_dir=None):
+    """Word counts of the `fortunes` corpus, split 80/10/10 after a seed-0
+    permutation of the documents. -> (counts [N, 1000] float32, None)."""
+    if not os.path.isdir(data_dir or FORTUNES_DIR):
+        raise DatasetError(
+            f"the fortunes corpus is not in {data_dir or FORTUNES_DIR}: install it with "
+            "`sudo apt-get install fortunes-min` (Debian/Ubuntu), or pass a folder of .txt files"
+        )
+    counts, _ = load_bag_of_words(data_dir, vocabulary_size=FORTUNES_VOCABULARY)
+    order = np.random.default_rng(0).permutation(len(counts))
+    num_train, num_validation = int(0.8 * len(counts)), int(0.1 * len(counts))
+    parts = {
+        "train": order[:num_train],
+        "validation": order[num_train : num_train + num_validation],
+        "test": order[num_train + num_validation :],
+    }
+    return counts[parts[split]], None

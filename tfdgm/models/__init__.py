@@ -41,6 +41,9 @@ def get(name):
     Raises:
       ValueError: naming the known models.
     """
+    by_class_name = {cls.__name__: cls for cls in _REGISTRY.values()}
+    if name in by_class_name:  # "RealNVP", "NICE", "WGANGP": not snake-case-able
+        return by_class_name[name]
     key = _snake(name) if any(c.isupper() for c in name) else name.lower().replace("-", "_")
     if key not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(list_models())}")

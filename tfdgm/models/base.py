@@ -86,7 +86,7 @@ class GenerativeModel(keras.Model):
         the CLI uses them unless `--param` overrides (override)."""
         return {}
 
-    #: "binary" or "continuous": the data the model's default likelihood is for.
+    #: "binary", "continuous" or "counts": the data the model's default likelihood is for.
     data_kind = "continuous"
 
     @classmethod
@@ -99,6 +99,8 @@ class GenerativeModel(keras.Model):
         Raises:
           ValueError: a binary model on continuous data.
         """
+        if cls.data_kind == "counts":
+            return None  # word counts are modelled as they are
         if info.num_levels is None:
             if cls.data_kind == "binary":
                 raise ValueError(
@@ -200,6 +202,12 @@ class GenerativeModel(keras.Model):
             self.validate_input(x[:1])
         self._ensure_built()
         return super().fit(x, y, **kwargs)
+
+    def make_optimizer(self, learning_rate=None):
+        """The optimizer the CLI trains this model with (override per family).
+
+        Default: Adam at `learning_rate` (1e-3 when None)."""
+        return keras.optimizers.Adam(1e-3 if learning_rate is None else learning_rate)
 
     def apply_gradients(self, tape, loss, variables=None, optimizer=None):
         """One optimizer step on `loss`, averaged correctly across replicas.

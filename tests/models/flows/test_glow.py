@@ -4,7 +4,6 @@ temperature, class-conditional prior, XLA, export."""
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tests.models.flows.flow_checks import (assert_export_round_trip, assert_model_bijector_correct,
                                             assert_sample_log_prob_matches_bijector_path,

@@ -45,6 +45,7 @@ def test_export_reloads_in_a_fresh_process_importing_only_tensorflow(tmp_path, m
     z = rng.normal(size=(2, model.latent_dims[0])).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "z.npy", z)
+    model.log_prob(x, num_samples=5)  # compiled functions cached on the model must not break export
     path = export.save(model, str(tmp_path / "saved"))
     assert export.signature_names(model) == ["decode", "encode", "log_prob", "sample"]
 

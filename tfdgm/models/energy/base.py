@@ -39,7 +39,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.inference.ais import ais_log_partition
-from tfdgm.inference.exact import MAX_ENUMERATED_UNITS
 from tfdgm.inference.gibbs import bernoulli, run_chain, split_seed
 from tfdgm.models.base import GenerativeModel, as_seed
 
@@ -69,9 +68,9 @@ def rbm_gibbs_sweep(v, weights, visible_bias, hidden_bias, seed, visible_copies=
     """
     hidden_seed, visible_seed = tf.unstack(split_seed(seed, 2))
     hidden_probs = tf.sigmoid(hidden_bias + v @ weights)
-    h = bernoulli(tf.broadcast_to(hidden_probs, [hidden_copies, *hidden_probs.shape]), hidden_seed)
+    h = bernoulli(tf.broadcast_to(hidden_probs, tf.concat([[hidden_copies], tf.shape(hidden_probs)], 0)), hidden_seed)
     visible_probs = tf.sigmoid(visible_bias + tf.reduce_sum(h, 0) @ tf.transpose(weights))
-    v = bernoulli(tf.broadcast_to(visible_probs, [visible_copies, *visible_probs.shape]), visible_seed)
+    v = bernoulli(tf.broadcast_to(visible_probs, tf.concat([[visible_copies], tf.shape(visible_probs)], 0)), visible_seed)
     return tf.reduce_sum(v, 0)
 
 
@@ -288,6 +287,11 @@ class EnergyModel(GenerativeModel):
         if optimizer is None:
             optimizer = keras.optimizers.SGD(learning_rate=self.learning_rate)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
+    def make_optimizer(self, learning_rate=None):
+        """SGD (Hinton's recipe; momentum is the model's) at `learning_rate`,
+        or at the model's own `learning_rate` when None."""
+        return keras.optimizers.SGD(self.learning_rate if learning_rate is None else learning_rate)
 
     @property
     def metrics(self):

@@ -1,7 +1,6 @@
 """Glow (Kingma & Dhariwal 2018): actnorm, invertible 1x1 convolution and affine
 coupling steps in a multi-scale architecture with learned split priors."""
 
-import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 

@@ -37,6 +37,13 @@ def _flatten(t):
     return tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0))
 
 
+class _FunctionCache:
+    """Compiled per-chunk-size functions, hidden from variable tracking."""
+
+    def __init__(self):
+        self.functions = {}
+
+
 class LatentVariableModel(GenerativeModel):
     """Base of VAE, IWAE and HelmholtzMachine.
 
@@ -71,7 +78,9 @@ class LatentVariableModel(GenerativeModel):
         self._trackers = {
             name: keras.metrics.Mean(name=name) for name in ("nll", "bits_per_dim", *self.extra_metrics)
         }
-        self._compiled_log_weights = {}
+        # A plain object, not a dict: TF's tracking would wrap a dict of
+        # tf.functions with int keys, and SavedModel export refuses that.
+        self._compiled_log_weights = _FunctionCache()
         self._seed_generator = keras.random.SeedGenerator(name="training_seed")
 
     def training_seed(self):
@@ -231,12 +240,13 @@ class LatentVariableModel(GenerativeModel):
         return bounds.chunked_iwae_bound(fn, k, chunk_size, verbose=verbose)
 
     def _compiled_chunk(self, chunk_size):
-        if chunk_size not in self._compiled_log_weights:
-            self._compiled_log_weights[chunk_size] = tf.function(
+        functions = self._compiled_log_weights.functions
+        if chunk_size not in functions:
+            functions[chunk_size] = tf.function(
                 lambda x, seed, start: self.bound_terms(x, seed, start, chunk_size)["log_weights"],
                 reduce_retracing=True,
             )
-        return self._compiled_log_weights[chunk_size]
+        return functions[chunk_size]
 
     def _widest_tensor(self):
         layer = self.generative_layers[0]

@@ -162,6 +162,13 @@ class VAE(LatentVariableModel):
         self.built = True
 
     @classmethod
+    def data_kind_for(cls, params):
+        """The data kind a likelihood models: "binary", "continuous" or "levels"
+        (integer levels, preprocessing `none`); `data_kind` is the default's."""
+        likelihood = (params or {}).get("likelihood", "bernoulli")
+        return LIKELIHOODS[likelihood][2] if likelihood in LIKELIHOODS else cls.data_kind
+
+    @classmethod
     def default_hyperparameters(cls, info):
         if info.event_shape is not None and int(tf.reduce_prod(info.event_shape)) >= 256:
             return {"hidden_units": [200, 200], "latent_dim": 50}  # Burda et al. 2016, Sec. 5

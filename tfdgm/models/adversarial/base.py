@@ -1,0 +1,456 @@
+"""The adversarial protocol: a generator G and a discriminator (or critic) D,
+both Keras 3 models, a noise density p_Z (a TFP distribution), and a
+`train_step` that alternates the players, each with its own optimizer.
+
+One `fit` step is Goodfellow et al. (2014), Alg. 1, with k = `n_critic`:
+  k times:  D <- D - eta_D grad_D loss_D(x, G(z))     (fresh z each time)
+  once:     G <- G - eta_G grad_G loss_G(G(z))
+The real batch x is reused for the k critic updates (Alg. 1 draws a new one
+each time; one Keras step sees one batch). Subclasses set the losses.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfdgm.models import latent_tools
+from tfdgm.models.base import GenerativeModel, as_seed
+from tfdgm.nn import dcgan as players
+
+tfd = tfp.distributions
+
+__all__ = ["AdversarialModel", "one_hot_labels"]
+
+
+def one_hot_labels(context, num_classes, model_name, batch_size=None):
+    """Class labels (int [batch] or scalar) or one-hot [batch, K] -> float32 [batch, K].
+
+    Raises:
+      ValueError: a missing context, or labels of the wrong shape / out of range.
+    """
+    if context is None:
+        raise ValueError(f"{model_name}: expected class labels in [0, {num_classes}) as context, got None")
+    context = tf.convert_to_tensor(context)
+    if context.dtype.is_floating and context.shape.rank == 2:
+        if context.shape[-1] != num_classes:
+            raise ValueError(f"{model_name}: expected one-hot context [batch, {num_classes}], got {list(context.shape)}")
+        return tf.cast(context, tf.float32)
+    if context.shape.rank == 2 and context.shape[-1] == 1:
+        context = context[:, 0]
+    if context.shape.rank not in (0, 1):
+        raise ValueError(f"{model_name}: expected labels [batch] or a scalar label, got shape {list(context.shape)}")
+    if tf.executing_eagerly():
+        values = np.asarray(context)
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{model_name}: expected labels in [0, {num_classes}), got {np.unique(values).tolist()}")
+    labels = tf.cast(context, tf.int32)
+    if labels.shape.rank == 0 and batch_size is not None:
+        labels = tf.fill(tf.reshape(batch_size, [1]), labels)
+    return tf.one_hot(labels, num_classes, dtype=tf.float32)
+
+
+class AdversarialModel(GenerativeModel):
+    """Base of GAN, DCGAN, WGAN, WGANGP, ConditionalGAN and PointCloudGAN.
+
+    Subclasses implement `build_generator()`, `build_discriminator()` (Keras 3
+    models, from shapes alone), `discriminator_objective(x, fake, context, seed)`
+    -> (loss, extra metrics) and `generator_objective(fake, context)`.
+
+    Arguments:
+      event_shape: shape of one example.
+      noise_dim: size of z ~ p_Z = N(0, I) (default 100 for images, Radford et
+        al. 2016; 16 otherwise).
+      data_transform: preprocessing spec (see `GenerativeModel`). The
+        generator's output activation follows its model-space range: sigmoid
+        for [0, 1] (e.g. "dequantize,scale"), tanh for [-1, 1], else linear.
+    """
+
+    family = "adversarial"
+    #: Critic updates per generator update (Arjovsky et al. 2017, Alg. 1).
+    n_critic = 1
+    #: Names of the training metrics, in the order `fit` prints them.
+    metric_names = ("d_loss", "g_loss")
+    #: Default learning rate of `default_optimizer`.
+    default_learning_rate = 2e-4
+
+    def __init__(self, event_shape=(2,), noise_dim=None, data_transform=None, name=None, **kwargs):
+        super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
+        if noise_dim is None:
+            noise_dim = 100 if self.event_ndims == 3 else 16
+        if isinstance(noise_dim, bool) or int(noise_dim) != noise_dim or noise_dim < 1:
+            raise ValueError(f"{type(self).__name__}: expected noise_dim a positive int, got {noise_dim!r}")
+        self.noise_dim = int(noise_dim)
+        self._trackers = {metric: keras.metrics.Mean(name=metric) for metric in self.metric_names}
+        self._seed_generator = keras.random.SeedGenerator(name="training_seed")
+        self.generator = None
+        self.discriminator = None
+        self.generator_optimizer = None
+        self.discriminator_optimizer = None
+
+    # ------------------------------------------------------------- the players
+    #: "mlp" (fully connected players) or "dcgan" (convolutional, images only).
+    architecture = "mlp"
+    #: Widths of the MLP players' hidden layers.
+    hidden_units = (128, 128)
+    #: Filters of the first convolution of the DCGAN players.
+    base_filters = 64
+    #: Normalization inside a convolutional discriminator ("batch", "layer", None).
+    critic_normalization = "batch"
+    #: Number of classes of a class-conditional model (None: unconditional).
+    num_classes = None
+
+    def _resolve_architecture(self, architecture):
+        architecture = architecture or ("dcgan" if self.event_ndims == 3 else "mlp")
+        if architecture not in ("mlp", "dcgan"):
+            raise ValueError(f"{type(self).__name__}: expected architecture 'mlp' or 'dcgan', got {architecture!r}")
+        if architecture == "dcgan" and self.event_ndims != 3:
+            raise ValueError(
+                f"{type(self).__name__}: the 'dcgan' architecture needs images (H, W, C), got event_shape {self.event_shape}"
+            )
+        return architecture
+
+    @property
+    def context_dim(self):
+        return int(self.num_classes or 0)
+
+    def build_generator(self):
+        """G: [batch, noise_dim (+ num_classes)] -> [batch, ...] (MLP or DCGAN)."""
+        input_dim = self.noise_dim + self.context_dim
+        if self.architecture == "dcgan":
+            return players.dcgan_generator(input_dim, self.event_shape, self.base_filters, self.output_activation())
+        return players.mlp_generator(input_dim, self.num_dims, self.hidden_units, self.output_activation())
+
+    def build_discriminator(self):
+        """D: [batch, num_dims (+ num_classes)] or [batch, H, W, C (+ num_classes)] -> [batch, 1]."""
+        if self.architecture == "dcgan":
+            height, width, channels = self.event_shape
+            return players.dcgan_discriminator(
+                (height, width, channels + self.context_dim), self.base_filters, self.critic_normalization
+            )
+        return players.mlp_discriminator(self.num_dims + self.context_dim, self.hidden_units)
+
+    def build(self, input_shape=None):
+        """Builds both players from shapes (never by tracing `call`)."""
+        self.generator = self.build_generator()
+        self.discriminator = self.build_discriminator()
+        self.built = True
+
+    def output_activation(self):
+        """sigmoid / tanh / None for a model-space range (0, 1) / (-1, 1) / other."""
+        model_range = getattr(self.data_transform, "model_range", None)
+        if model_range is not None and tuple(float(v) for v in model_range) == (0.0, 1.0):
+            return "sigmoid"
+        if model_range is not None and tuple(float(v) for v in model_range) == (-1.0, 1.0):
+            return "tanh"
+        return None
+
+    @classmethod
+    def default_preprocess(cls, info):
+        """Discrete data (images) is dequantized and scaled to [0, 1]; continuous data is left as it is."""
+        return None if info.num_levels is None else "dequantize,scale"
+
+    def noise_distribution(self):
+        """p_Z = N(0, I_noise_dim), a `tfd.Distribution` with event shape [noise_dim]."""
+        return tfd.MultivariateNormalDiag(loc=tf.zeros([self.noise_dim]))
+
+    def condition(self, context, batch_size=None):
+        """The players' context from a user context (override; default: none)."""
+        if context is not None:
+            raise ValueError(f"{type(self).__name__} is unconditional: expected no context, got one")
+        return None
+
+    def _generate(self, z, context=None, training=False, seed=None):
+        """G(z) reshaped to [batch, *event_shape]. `context`: as returned by `condition`."""
+        inputs = z if context is None else tf.concat([z, context], axis=-1)
+        outputs = self.generator(inputs, training=training)
+        return tf.reshape(outputs, tf.concat([tf.shape(z)[:1], self.event_shape], 0))
+
+    def discriminate(self, x, context=None, training=False):
+        """D's logits (or critic scores) on x: [batch, *event_shape] -> [batch].
+
+        A class context joins x as extra inputs (MLP) or constant channels (conv)."""
+        if self.architecture == "dcgan":
+            if context is not None:
+                shape = tf.concat([tf.shape(x)[:3], [self.context_dim]], 0)
+                x = tf.concat([x, tf.broadcast_to(context[:, None, None, :], shape)], axis=-1)
+        else:
+            x = tf.reshape(x, [-1, self.num_dims])
+            if context is not None:
+                x = tf.concat([x, context], axis=-1)
+        return self.discriminator(x, training=training)[:, 0]
+
+    # --------------------------------------------------------------- sampling
+    def _noise(self, n_or_z, seed):
+        if isinstance(n_or_z, (int, np.integer)) or (
+            isinstance(n_or_z, (tf.Tensor, np.ndarray)) and len(n_or_z.shape) == 0
+        ):
+            if tf.executing_eagerly() and int(n_or_z) < 1:
+                raise ValueError(f"{type(self).__name__}: expected a positive number of samples, got {int(n_or_z)}")
+            return self.noise_distribution().sample(n_or_z, seed=as_seed(seed))
+        z = tf.convert_to_tensor(n_or_z, tf.float32)
+        if z.shape.rank != 2 or z.shape[-1] != self.noise_dim:
+            raise ValueError(f"{type(self).__name__}: expected z of shape [batch, {self.noise_dim}], got {list(z.shape)}")
+        return z
+
+    def generate(self, n_or_z, seed=None, context=None):
+        """Samples G(z), z ~ p_Z: -> [n, *event_shape] in model space.
+
+        Arguments:
+          n_or_z: a number of samples, or a noise batch z: [n, noise_dim].
+          seed: int seed of z (stateless: the same seed gives the same samples).
+          context: class labels for conditional models.
+        """
+        self._ensure_built()
+        noise_seed, extra_seed = tf.unstack(tf.random.experimental.stateless_split(as_seed(seed), 2))
+        z = self._noise(n_or_z, noise_seed)
+        context = self.condition(context, batch_size=tf.shape(z)[0])
+        return self._generate(z, context, training=False, seed=extra_seed)
+
+    def sample(self, n, seed=None, context=None):
+        """Same as `generate(n, seed)` (the protocol every model shares)."""
+        return self.generate(n, seed=seed, context=context)
+
+    def call(self, x, training=False):
+        """D's logits (critic scores) on data x: [batch, *event_shape] -> [batch]."""
+        return self.discriminate(x, self.condition(None, batch_size=tf.shape(x)[0]) if self.num_classes else None,
+                                 training=training)
+
+    def interpolate(self, z_start=None, z_end=None, num_steps=8, method="linear", seed=None, context=None):
+        """Samples along a path in noise space: -> [num_steps, *event_shape].
+
+        Arguments:
+          z_start, z_end: [noise_dim] endpoints; drawn from p_Z with `seed` when None.
+          num_steps: points on the path, endpoints included.
+          method: "linear" or "spherical" (slerp, White 2016; see `latent_tools.interpolate`).
+          context: a class label (conditional models).
+        """
+        self._ensure_built()
+        if z_start is None or z_end is None:
+            ends = self.noise_distribution().sample(2, seed=as_seed(seed))
+            z_start = ends[0] if z_start is None else z_start
+            z_end = ends[1] if z_end is None else z_end
+        path = latent_tools.interpolate(z_start, z_end, num_steps=num_steps, method=method)
+        return self.generate(path, seed=seed, context=context)
+
+    # --------------------------------------------------------------- training
+    def default_optimizer(self):
+        """Adam(2e-4, beta_1=0.5), as Radford et al. (2016, Sec. 4) (override)."""
+        return keras.optimizers.Adam(self.default_learning_rate, beta_1=0.5)
+
+    def compile(self, optimizer=None, generator_optimizer=None, discriminator_optimizer=None, jit_compile=None, **kwargs):
+        """Compiles with one optimizer per player (XLA on by default, see `GenerativeModel.compile`).
+
+        Arguments:
+          optimizer: used for both players when the per-player ones are not
+            given (each gets its own copy, so their states stay separate);
+            default: `default_optimizer()` (Adam(2e-4, 0.5) for GANs, RMSProp
+            for WGAN, Adam(1e-4, 0, 0.9) for WGAN-GP).
+          generator_optimizer, discriminator_optimizer: per-player optimizers.
+        Both optimizers are attributes of the model, so checkpoints hold both states.
+        """
+        generator_optimizer = _make_optimizer(generator_optimizer or optimizer, self.default_optimizer)
+        discriminator_optimizer = _make_optimizer(
+            discriminator_optimizer or _copy(optimizer), self.default_optimizer
+        )
+        super().compile(optimizer=generator_optimizer, jit_compile=jit_compile, **kwargs)
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        if self.built:
+            self._build_optimizers()
+
+    def _build_optimizers(self):
+        with tf.init_scope():
+            self.generator_optimizer.build(self.generator_variables())
+            self.discriminator_optimizer.build(self.discriminator_variables())
+
+    def generator_variables(self):
+        return list(self.generator.trainable_variables)
+
+    def discriminator_variables(self):
+        return list(self.discriminator.trainable_variables)
+
+    def fit(self, x=None, y=None, **kwargs):
+        self._ensure_built()
+        if self.generator_optimizer is not None:
+            self._build_optimizers()
+        return super().fit(x, y, **kwargs)
+
+    def training_seed(self):
+        """A fresh stateless seed per step from a Keras `SeedGenerator`
+        (reproducible after `keras.utils.set_random_seed`); random under replicas."""
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return as_seed(None)
+        return tf.cast(self._seed_generator.next(), tf.int32)
+
+    def training_context(self, context, batch_size):
+        """The context used in training from the batch's labels (default: labels ignored)."""
+        return None
+
+    def discriminator_objective(self, x, fake, context, seed):
+        """-> (loss_D, dict of extra metrics) (override)."""
+        raise NotImplementedError
+
+    def generator_objective(self, fake, context):
+        """-> loss_G (override)."""
+        raise NotImplementedError
+
+    def after_discriminator_step(self):
+        """Called after every critic update (WGAN clips its weights here)."""
+
+    def train_step(self, data):
+        x, labels = self.unpack(data)
+        x = self.validate_input(x)
+        batch = tf.shape(x)[0]
+        context = self.training_context(labels, batch)
+        p_z = self.noise_distribution()
+        seeds = tf.random.experimental.stateless_split(self.training_seed(), 2 * self.n_critic + 2)
+        for step in range(self.n_critic):  # D <- D - eta grad_D loss_D, n_critic times
+            fake = self._generate(p_z.sample(batch, seed=seeds[2 * step]), context, training=True, seed=seeds[2 * step])
+            with tf.GradientTape() as tape:
+                d_loss, extras = self.discriminator_objective(x, fake, context, seeds[2 * step + 1])
+            self.apply_gradients(tape, d_loss, self.discriminator_variables(), self.discriminator_optimizer)
+            self.after_discriminator_step()
+        with tf.GradientTape() as tape:  # G <- G - eta grad_G loss_G, once
+            fake = self._generate(p_z.sample(batch, seed=seeds[-2]), context, training=True, seed=seeds[-1])
+            g_loss = self.generator_objective(fake, context)
+        self.apply_gradients(tape, g_loss, self.generator_variables(), self.generator_optimizer)
+        return self._update_metrics(d_loss=d_loss, g_loss=g_loss, **extras)
+
+    def test_step(self, data):
+        x, labels = self.unpack(data)
+        x = self.validate_input(x)
+        batch = tf.shape(x)[0]
+        context = self.training_context(labels, batch)
+        seeds = tf.random.experimental.stateless_split(self.training_seed(), 3)
+        fake = self._generate(self.noise_distribution().sample(batch, seed=seeds[0]), context, seed=seeds[1])
+        d_loss, extras = self.discriminator_objective(x, fake, context, seeds[2])
+        return self._update_metrics(d_loss=d_loss, g_loss=self.generator_objective(fake, context), **extras)
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def _update_metrics(self, **values):
+        for metric, value in values.items():
+            self._trackers[metric].update_state(value)
+        return {metric: tracker.result() for metric, tracker in self._trackers.items()}
+
+    # ------------------------------------------------------------- evaluation
+    def evaluation(self, dataset, verbose=1, num_samples=2000, seed=0, feature_extractor="default", **options):
+        """Sample-quality metrics of `num_samples` generated vs test examples.
+
+        Features: for 28x28x1 images, the penultimate layer of tfdgm's fixed
+        Fashion-MNIST classifier (`tfdgm.metrics.classifier`; NOT the Inception
+        FID, whose numbers it does not reproduce); otherwise the flattened data.
+        Reports the Fréchet distance (Heusel et al. 2017) and k-NN precision /
+        recall / coverage (`tfdgm.metrics.coverage`) in those features.
+
+        Arguments:
+          dataset: batches of model-space test examples (x or (x, labels)).
+          num_samples: examples compared (at most the size of the dataset).
+          seed: generation seed.
+          feature_extractor: "default", None (raw data) or a callable mapping
+            data-space examples scaled to [0, 1] -> [n, F] features.
+        """
+        if options:
+            raise ValueError(f"{type(self).__name__}.evaluation takes no options, got {sorted(options)}")
+        real, labels = collect_examples(dataset, num_samples)
+        context = None if labels is None else self.evaluation_context(labels)
+        fake = []
+        for i, start in enumerate(range(0, len(real), 500)):
+            stop = min(len(real), start + 500)
+            part = None if context is None else context[start:stop]
+            fake.append(self.generate(stop - start, seed=seed + i, context=part).numpy())
+        return sample_quality(self, real, np.concatenate(fake), feature_extractor=feature_extractor)
+
+    def evaluation_context(self, labels):
+        """The context to generate with when comparing with test examples of `labels`."""
+        return None
+
+    # ----------------------------------------------------------------- export
+    def export_signatures(self):
+        """`generate(n, seed)` and `generate_from_noise(z)` -> {"samples": [n, *event_shape]}."""
+        return {
+            "generate": (
+                lambda n, seed: {"samples": self.generate(n, seed=seed)},
+                [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed")],
+            ),
+            "generate_from_noise": (
+                lambda z: {"samples": self.generate(z, seed=0)},
+                [tf.TensorSpec([None, self.noise_dim], tf.float32, name="z")],
+            ),
+        }
+
+
+def collect_examples(dataset, num_examples):
+    """Up to `num_examples` examples of a dataset (arrays, or batches of x or
+    (x, labels)). -> (x [n, ...] float32, labels [n] or None)."""
+    if isinstance(dataset, np.ndarray):
+        return dataset[:num_examples].astype(np.float32), None
+    xs, ys, count = [], [], 0
+    for batch in dataset:
+        x, y = batch if isinstance(batch, (tuple, list)) else (batch, None)
+        xs.append(np.asarray(x, np.float32))
+        if y is not None:
+            ys.append(np.asarray(y))
+        count += len(xs[-1])
+        if count >= num_examples:
+            break
+    x = np.concatenate(xs)[:num_examples]
+    labels = np.concatenate(ys)[:num_examples] if ys and len(ys) == len(xs) else None
+    if labels is not None and labels.ndim == 1 and np.all(labels < 0):
+        labels = None  # tfdgm.data marks unlabelled examples with -1
+    return x, labels
+
+
+def to_unit_range(model, x):
+    """Model-space examples -> data space, divided by (levels - 1) for discrete data (images in [0, 1])."""
+    x = np.asarray(model.data_transform.inverse(tf.convert_to_tensor(x, tf.float32)))
+    levels = getattr(model.data_transform, "num_levels", None)
+    return x / float(levels - 1) if levels else x
+
+
+def sample_quality(model, real, fake, feature_extractor="default", image_shape=None):
+    """Fréchet distance and precision / recall / coverage of model-space `fake` vs `real`.
+
+    -> dict: `frechet_distance`, `precision`, `recall`, `coverage`,
+    `feature_space` ("classifier:NAME" or "data"), `num_samples`.
+    """
+    from tfdgm.metrics import classifier, coverage, frechet
+
+    real, fake = to_unit_range(model, real), to_unit_range(model, fake)
+    shape = tuple(image_shape or real.shape[1:])
+    name = "data"
+    if feature_extractor == "default":
+        feature_extractor = None
+        dataset = classifier.default_dataset_for(shape)
+        if dataset is not None:
+            feature_extractor = classifier.load_classifier(dataset).features
+            name = f"classifier:{dataset}"
+    elif feature_extractor is not None:
+        name = getattr(feature_extractor, "__name__", "custom")
+    if feature_extractor is None:
+        real_features, fake_features = real.reshape(len(real), -1), fake.reshape(len(fake), -1)
+    else:
+        real_features = np.asarray(feature_extractor(real.reshape(-1, *shape)))
+        fake_features = np.asarray(feature_extractor(fake.reshape(-1, *shape)))
+    results = {
+        "frechet_distance": frechet.frechet_distance(real_features, fake_features),
+        "feature_space": name,
+        "num_samples": int(len(real)),
+    }
+    results.update(coverage.precision_recall_coverage(real_features, fake_features))
+    return results
+
+
+def _copy(optimizer):
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return type(optimizer).from_config(optimizer.get_config())
+    return optimizer
+
+
+def _make_optimizer(optimizer, default):
+    if optimizer is None:
+        return default()
+    return keras.optimizers.get(optimizer)
