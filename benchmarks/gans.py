@@ -49,15 +49,13 @@ def image_benchmarks(steps, num_eval):
     results = {}
     for name, make, labels in (
         ("dcgan", lambda: DCGAN(event_shape=(28, 28, 1), base_filters=32, data_transform=transform), False),
-        ("wgan_gp", lambda: WGANGP(event_shape=(28, 28, 1), noise_dim=100, architecture="dcgan",
-                                   data_transform=transform), True),
+        ("wgan_gp", lambda: WGANGP(event_shape=(28, 28, 1), noise_dim=100, architecture="dcgan", base_filters=32,
+                                   data_transform=transform), False),
         ("cgan", lambda: ConditionalGAN(event_shape=(28, 28, 1), num_classes=10, noise_dim=100,
                                         base_filters=32, data_transform=transform), True),
     ):
         keras.utils.set_random_seed(0)
         model = make()
-        if name == "wgan_gp":
-            model.base_filters = 32
         steps_per_second = _train(model, _repeat("fashion_mnist", 64, labels=labels, preprocess=transform), steps)
         metrics = model.evaluation(test, num_samples=num_eval)
         results[name] = {"generator_steps": steps, "batch_size": 64, "steps_per_second": round(steps_per_second, 2),

@@ -60,11 +60,11 @@ def _dataset(config, split, transform, shuffle=False, with_labels=False):
 
 def _uses_labels(net, info):
     """Class-conditional models (`num_classes` set) train on (x, label) pairs."""
-    if getattr(net, "num_classes", None) is None:
+    if getattr(net, "num_classes", None) is None and not getattr(net, "needs_labels", False):
         return False
     if info.num_classes is None:
         raise ValueError(
-            f"{type(net).__name__} is class-conditional (num_classes={net.num_classes}), "
+            f"{type(net).__name__} is class-conditional (num_classes={getattr(net, 'num_classes', None)}), "
             f"but dataset {info.name!r} has no labels"
         )
     return True
@@ -125,7 +125,11 @@ def train(
         model_class = models.get(model)
         info = tfdgm_data.dataset_info(data)
         if preprocess is None:
-            preprocess = model_class.default_preprocess(info)
+            if hasattr(model_class, "data_kind_for"):  # the likelihood decides (VAE)
+                kind = model_class.data_kind_for(params)
+                preprocess = model_class.preprocess_for_kind(kind, info)
+            else:
+                preprocess = model_class.default_preprocess(info)
         config = {
             "model": model,
             "data": data,

@@ -76,8 +76,8 @@ def samples_picture(samples, num_levels=None):
     """The right picture for a batch of data-space samples.
 
     Images [n, H, W, C] are shown in [0, 1] (divided by `num_levels - 1` when
-    the data has discrete levels); vectors [n, 2] as a scatter density.
-    Returns None for data with no natural picture.
+    the data has discrete levels); vectors [n, 2] as a scatter density;
+    point clouds [n, points, 2] as a grid of scatter densities. Returns None for data with no natural picture.
     """
     samples = np.asarray(samples, np.float32)
     if samples.ndim == 4:
@@ -86,4 +86,7 @@ def samples_picture(samples, num_levels=None):
         return image_grid(samples)
     if samples.ndim == 2 and samples.shape[1] == 2:
         return scatter_image(samples)
-    return None  # no picture for other data (word counts, audio, point sets)
+    if samples.ndim == 3 and samples.shape[2] == 2:  # point clouds [n, points, 2]
+        tiles = [scatter_image(cloud, 64, [(-1.0, 1.0), (-1.0, 1.0)]) / 255.0 for cloud in samples]
+        return image_grid(np.stack(tiles))
+    return None  # no picture for other data (word counts, audio)

@@ -50,7 +50,8 @@ def test_wav_folder_gives_windows_labelled_by_subfolder_and_disjoint_splits(tmp_
     x, y = audio.load_wav_folder(str(tmp_path), length=1024)
     assert x.shape[1] == 1024 and x.dtype == np.float32 and set(np.unique(y)) == {0, 1}
     assert x.min() >= 0 and x.max() <= 255 and np.all(x == np.round(x))
-    sizes = [len(audio.load_wav_folder(str(tmp_path), length=1024, split=s)[0]) for s in ("train", "validation", "test")]
+    sizes = [len(audio.load_wav_folder(str(tmp_path), length=1024, split=split)[0])
+             for split in ("train", "validation", "test")]
     assert sum(sizes) == len(x)
     (tmp_path / "empty").mkdir()
     with pytest.raises(data.DatasetError, match="no .wav files"):

@@ -4,7 +4,7 @@ the TFP distribution of a model whose log-density is one network pass and
 whose sampler is a compiled loop (NADE, PixelCNN, WaveNet).
 
 References:
-  van den Oord et al., "Pixel Recurrent Neural Networks", ICML 2016, Sec. 5.3
+  van den Oord et al., "Pixel Recurrent Neural Networks", ICML 2016, Sec. 2.2
   (256-way softmax over pixel values), https://arxiv.org/abs/1601.06759
   Salimans et al., "PixelCNN++", ICLR 2017, Sec. 2.1 eq. 2 (discretized
   logistic mixture), https://arxiv.org/abs/1701.05517
@@ -17,7 +17,8 @@ from tfdgm.distributions.discretized_logistic import DiscretizedLogisticMixture
 
 tfd = tfp.distributions
 
-__all__ = ["LIKELIHOODS", "num_params", "fold_in", "element_log_prob", "element_sample", "AutoregressiveModelDistribution"]
+__all__ = ["LIKELIHOODS", "num_params", "fold_in", "element_log_prob", "element_sample",
+           "AutoregressiveModelDistribution"]
 
 LIKELIHOODS = ("bernoulli", "categorical", "logistic_mixture")
 _MIN_LOG_SCALE = -7.0

@@ -24,7 +24,14 @@ def multinomial_counts(logits, lengths, max_length, seed):
     """
     draws = tf.random.stateless_categorical(logits, max_length, seed=seed, dtype=tf.int32)  # [n, max_length]
     keep = tf.cast(tf.range(max_length)[None, :] < tf.cast(tf.round(lengths), tf.int32)[:, None], tf.float32)
-    return tf.reduce_sum(tf.one_hot(draws, tf.shape(logits)[-1]) * keep[..., None], axis=1)
+    # Scatter-add the kept draws into [n, K] (a one-hot sum would build an
+    # [n, max_length, K] tensor: 1e9 floats per AIS step for 4k chains).
+    num_rows, num_words = tf.shape(logits)[0], tf.shape(logits)[-1]
+    segments = tf.range(num_rows)[:, None] * num_words + draws
+    counts = tf.math.unsorted_segment_sum(
+        tf.reshape(keep, [-1]), tf.reshape(segments, [-1]), num_rows * num_words
+    )
+    return tf.reshape(counts, tf.shape(logits))
 
 
 class ReplicatedSoftmaxDistribution(EnergyDistribution):

@@ -99,16 +99,22 @@ class GenerativeModel(keras.Model):
         Raises:
           ValueError: a binary model on continuous data.
         """
-        if cls.data_kind == "counts":
-            return None  # word counts are modelled as they are
+        return cls.preprocess_for_kind(cls.data_kind, info)
+
+    @classmethod
+    def preprocess_for_kind(cls, kind, info):
+        """The default preprocessing spec for data of `kind` ("binary",
+        "continuous", "counts" or "levels": integer levels kept as they are)."""
+        if kind in ("counts", "levels"):
+            return None  # modelled as they are
         if info.num_levels is None:
-            if cls.data_kind == "binary":
+            if kind == "binary":
                 raise ValueError(
                     f"{cls.__name__} models binary data, but dataset {info.name!r} is "
                     "continuous; choose a dataset with discrete levels (e.g. digits, fashion_mnist)"
                 )
             return None
-        return "binarize:static" if cls.data_kind == "binary" else "dequantize,scale"
+        return "binarize:static" if kind == "binary" else "dequantize,scale"
 
     def hyperparameters(self):
         """The constructor arguments beyond `event_shape` (override)."""

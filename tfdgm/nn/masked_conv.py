@@ -172,8 +172,8 @@ class GatedPixelCNNBlock(keras.layers.Layer):
     et al. 2016b, Sec. 2.1-2.3, Fig. 2):
 
       v' = tanh(W_f,v * v + V_f y) . sigmoid(W_g,v * v + V_g y)
-      h' = h + W_1x1 [tanh(W_f,h * h + U_f shift(W_v * v) + V_f y)
-                      . sigmoid(W_g,h * h + U_g shift(W_v * v) + V_g y)]
+      h' = h + W_1x1 [tanh(W_f,h * h + U_f shift(W_v * v + V_v y) + V_f y)
+                      . sigmoid(W_g,h * h + U_g shift(W_v * v + V_v y) + V_g y)]
 
     The vertical stack (a k x k kernel open on the rows up to the centre)
     sees every pixel above and at the current row; it reaches the horizontal
@@ -225,9 +225,10 @@ class GatedPixelCNNBlock(keras.layers.Layer):
 
     def call(self, v, h, context=None):
         v_pre = self.vertical(v)
-        h_pre = self.horizontal(h) + self.link(shift_down(v_pre))
         if self.context_dim is not None:
             v_pre = v_pre + self.vertical_context(context)[:, None, None, :]
+        h_pre = self.horizontal(h) + self.link(shift_down(v_pre))
+        if self.context_dim is not None:
             h_pre = h_pre + self.horizontal_context(context)[:, None, None, :]
         h_out = self.output_conv(_gate(h_pre))
         if not self.first:
@@ -240,7 +241,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
 
 
 class PixelCNNResidualBlock(keras.layers.Layer):
-    """PixelCNN's residual block (van den Oord et al. 2016a, Sec. 3.5,
+    """PixelCNN's residual block (van den Oord et al. 2016a, Sec. 3.3,
     Fig. 5): x + 1x1(ReLU(k x k_B(ReLU(1x1(ReLU(x)) + V y)))), every
     convolution masked (type B) so the block keeps the autoregressive order.
     It stacks plain masked convolutions, so the receptive field has the blind

@@ -26,7 +26,7 @@ def _mixture_parts(params, log_scale_bound):
 
 
 def _mixture_log_prob(params, x, log_scale_bound):
-    """log sum_m pi_m N(x; mu_m, sigma_m^2) (RNADE, Uria et al. 2013, eq. 3)."""
+    """log sum_m pi_m N(x; mu_m, sigma_m^2) (RNADE, Uria et al. 2013, Sec. 2)."""
     logits, loc, log_scale = _mixture_parts(params, log_scale_bound)
     z = (x[..., None] - loc) * tf.exp(-log_scale)
     log_normal = -0.5 * tf.square(z) - log_scale - 0.5 * math.log(2.0 * math.pi)
@@ -53,17 +53,17 @@ class NADE(DensityModel):
       RNADE:      p(x_{o_d} | x_{o_<d}) = sum_m pi_m N(mu_m, sigma_m^2),
                   (logit pi, mu, log sigma) = b_{o_d} + V_{o_d} h_d
 
-    (Larochelle & Murray 2011, eq. 2-3 with rho = 1; Uria et al. 2013,
-    eq. 3-8). `log_prob` computes all D conditionals of an ordering in one
+    (Larochelle & Murray 2011, Sec. 3, with rho = 1; Uria et al. 2013,
+    Sec. 2). `log_prob` computes all D conditionals of an ordering in one
     pass (an exclusive cumulative sum); sampling takes D steps of O(H).
 
-    Order-agnostic training (Uria et al. 2014; 2016, Sec. 4.2): every
+    Order-agnostic training (Uria et al. 2014, Sec. 3; Uria et al. 2016): every
     training example gets a fresh random ordering, and the loss is
     E_o[-log p(x | o)]; with one hidden layer the whole log p(x | o) of a
     random ordering costs one pass, so no rescaled partial orderings are
     needed. At test time the model is the ensemble of `num_orderings` fixed
-    orderings, p(x) = 1/K sum_k p(x | o_k), a normalized mixture (Uria et
-    al. 2016, Sec. 4.2 "ensembles of orderings"); samples pick an ordering
+    orderings, p(x) = 1/K sum_k p(x | o_k), a normalized mixture (the
+    ensembles of orderings of Uria et al. 2014); samples pick an ordering
     uniformly, then sample in that order.
 
     A class label y adds U y to the hidden pre-activations (conditional NADE).
@@ -254,7 +254,7 @@ class NADE(DensityModel):
     def train_step(self, data):
         """Minimizes -log p(x) (one ordering) or, order-agnostic, the
         expectation over orderings E_o[-log p(x | o)] with one random ordering
-        per example (Uria et al. 2016, Sec. 4.2)."""
+        per example (Uria et al. 2014)."""
         if not self.order_agnostic:
             return super().train_step(data)
         x, context = self.unpack(data)
@@ -264,7 +264,8 @@ class NADE(DensityModel):
         orderings = tf.argsort(tf.random.stateless_uniform(tf.shape(flat), seed, alg="philox"), axis=-1)
         one_hot = class_context(context, self.num_classes, "NADE")
         with tf.GradientTape() as tape:
-            log_prob = tf.reduce_sum(self._element_log_prob(self.conditional_params(flat, orderings, one_hot), flat), -1)
+            params = self.conditional_params(flat, orderings, one_hot)
+            log_prob = tf.reduce_sum(self._element_log_prob(params, flat), -1)
             loss = -tf.reduce_mean(log_prob)
         self.apply_gradients(tape, loss)
         return self._update_metrics(log_prob, x)

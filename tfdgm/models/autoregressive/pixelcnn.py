@@ -226,13 +226,13 @@ class _PixelModel(DensityModel):
 
 
 class PixelCNN(_PixelModel):
-    """PixelCNN (van den Oord et al. 2016a, Sec. 3.5, Table 4): a 7x7 masked
+    """PixelCNN (van den Oord et al. 2016a, Sec. 3.5): a 7x7 masked
     convolution of type A, `num_layers` residual blocks of type-B masked
     convolutions, two 1x1 masked layers and per-element outputs:
 
       p(x) = prod_i prod_c p(x_{i,c} | x_<i, x_{i,<c})   (eq. 1-2)
 
-    with a Bernoulli (binary images), an L-way softmax (Sec. 5.3) or the
+    with a Bernoulli (binary images), an L-way softmax (Sec. 2.2) or the
     discretized logistic mixture of PixelCNN++ (Salimans et al. 2017, eq. 2).
     Stacked masked convolutions leave a blind spot: pixels up and to the
     right of the current one beyond the diagonal never reach it (van den
@@ -300,7 +300,7 @@ class GatedPixelCNN(_PixelModel):
     activations tanh(W_f * x) . sigmoid(W_g * x) (eq. 2) and class
     conditioning tanh(W_f * x + V_f y) . sigmoid(W_g * x + V_g y) (eq. 4,
     Sec. 2.3). Outputs as `PixelCNN`; the default likelihood is the 256-way
-    softmax over 8-bit levels (Sec. 3.1).
+    softmax over 8-bit levels.
 
     References:
       van den Oord et al., "Conditional Image Generation with PixelCNN
