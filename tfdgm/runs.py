@@ -164,8 +164,15 @@ def train(
     os.makedirs(run_dir, exist_ok=True)
     if not resume:
         write_json(config_path, config)
+    examples = next(iter(_dataset(config, "validation", transform.for_evaluation())))
+    if isinstance(examples, tuple):
+        examples = examples[0]
     callbacks = standard_callbacks(
-        run_dir, save_freq=config["checkpoint_every"], num_levels=info.num_levels, seed=config["seed"]
+        run_dir,
+        save_freq=config["checkpoint_every"],
+        num_levels=info.num_levels,
+        seed=config["seed"],
+        examples=examples[:8],
     )
     history = net.fit(
         train_data,

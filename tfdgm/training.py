@@ -21,6 +21,7 @@ __all__ = [
     "StopOnNaN",
     "EpochTimer",
     "SampleGrid",
+    "FigureGrids",
     "standard_callbacks",
     "logs_are_finite",
 ]
@@ -163,6 +164,45 @@ class SampleGrid(keras.callbacks.Callback):
         )
 
 
+class FigureGrids(keras.callbacks.Callback):
+    """At the end of training, writes the model's extra pictures (data space):
+    `reconstructions.png` and `interpolations.png` for latent models (their
+    `figures(x)` on a fixed batch), `interpolation.png` (a strip between two
+    noise draws) for generators with `interpolate(num_steps=, seed=)`.
+
+    Arguments:
+      directory: run directory.
+      examples: [n, *event_shape] model-space examples (latent models), or None.
+      seed: seed of the GAN interpolation endpoints.
+      num_levels: discrete levels of the data (display scaling).
+    """
+
+    def __init__(self, directory, examples=None, seed=0, num_levels=None):
+        super().__init__()
+        self.directory = directory
+        self.examples = examples
+        self.seed = seed
+        self.num_levels = num_levels
+
+    def _write(self, name, batch):
+        transform = self.model.data_transform
+        data = np.asarray(transform.bijector().inverse(batch))
+        picture = samples_picture(data, 2 if transform.is_binary else self.num_levels)
+        if picture is not None:
+            write_png(os.path.join(self.directory, name), picture)
+
+    def on_train_end(self, logs=None):
+        if hasattr(self.model, "figures") and self.examples is not None:
+            for name, batch in self.model.figures(self.examples).items():
+                self._write(f"{name}.png", batch)
+        elif getattr(self.model, "family", None) == "adversarial" and hasattr(self.model, "interpolate"):
+            try:
+                strip = self.model.interpolate(num_steps=8, seed=self.seed)
+            except (TypeError, ValueError):  # a model whose path needs more (CycleGAN)
+                return
+            self._write("interpolation.png", strip)
+
+
 def write_sample_picture(model, paths, num_samples, seed, num_levels=None, **options):
     """Samples `model`, maps the samples to data space and writes PNG(s).
 
@@ -175,13 +215,15 @@ def write_sample_picture(model, paths, num_samples, seed, num_levels=None, **opt
     return data
 
 
-def standard_callbacks(run_dir, save_freq="epoch", num_levels=None, seed=0, tensorboard=True):
-    """The callbacks of a tfdgm run: backup, NaN guard, timer, TensorBoard, samples."""
+def standard_callbacks(run_dir, save_freq="epoch", num_levels=None, seed=0, tensorboard=True, examples=None):
+    """The callbacks of a tfdgm run: backup, NaN guard, timer, TensorBoard,
+    samples, and the family's extra pictures (`examples` for latent models)."""
     backup = ResumableBackup(os.path.join(run_dir, "checkpoints"), save_freq=save_freq)
     callbacks = [backup, StopOnNaN(backup), EpochTimer()]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "logs")))
     callbacks.append(SampleGrid(run_dir, seed=seed, num_levels=num_levels))
+    callbacks.append(FigureGrids(run_dir, examples=examples, seed=seed, num_levels=num_levels))
     return callbacks
 
 
