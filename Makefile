@@ -18,7 +18,8 @@ install: $(STAMP)
 
 # Fashion-MNIST from Debian's `dataset-fashion-mnist` when we are root with
 # apt; otherwise the demo falls back to scikit-learn's `digits` and says so.
-# Debian's `fortunes-min` is the text corpus of the Replicated Softmax RBM.
+# Debian's `fortunes-min` is the text corpus of the Replicated Softmax RBM,
+# `espeak-ng` synthesizes the `speech` audio of WaveNet.
 data:
 	@if [ -d $(FMNIST) ]; then \
 	  echo "data: Fashion-MNIST found in $(FMNIST)"; \
@@ -35,6 +36,11 @@ data:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fortunes-min >/dev/null 2>&1 \
 	  || echo "data: could not install fortunes-min; the Replicated Softmax examples need it"; \
+	fi
+	@if command -v espeak-ng >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null 2>&1 \
+	  || echo "data: could not install espeak-ng; the 'speech' dataset (WaveNet) needs it"; \
 	fi
 
 # Trains the factorized Bernoulli baseline on binarized Fashion-MNIST (or

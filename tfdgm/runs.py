@@ -10,6 +10,7 @@ A run directory holds
 The CLI (`tfdgm.cli`) is a thin layer over these functions.
 """
 
+import inspect
 import json
 import os
 
@@ -30,6 +31,14 @@ METRICS = "metrics.json"
 
 class RunError(ValueError):
     """A run directory that is missing, incomplete or would be overwritten."""
+
+
+def _default_preprocess(model_class, info, params):
+    """The model's default preprocessing, given the user's hyper-parameters
+    when the model's hook takes them (the likelihood decides)."""
+    if "params" in inspect.signature(model_class.default_preprocess).parameters:
+        return model_class.default_preprocess(info, params=params)
+    return model_class.default_preprocess(info)
 
 
 def _build_model(config):
@@ -129,7 +138,7 @@ def train(
                 kind = model_class.data_kind_for(params)
                 preprocess = model_class.preprocess_for_kind(kind, info)
             else:
-                preprocess = model_class.default_preprocess(info)
+                preprocess = _default_preprocess(model_class, info, dict(params or {}))
         config = {
             "model": model,
             "data": data,

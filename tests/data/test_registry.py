@@ -33,8 +33,10 @@ def _write_idx(path, array, compress):
 
 
 def test_list_datasets_is_the_sorted_registry():
-    assert list_datasets() == ["8gaussians", "checkerboard", "digits", "fashion_mnist", "moons", "pinwheel",
-                               "rings", "spirals"]
+    names = list_datasets()
+    assert names == sorted(names)
+    assert {"8gaussians", "checkerboard", "digits", "fashion_mnist", "moons", "pinwheel", "rings",
+            "spirals", "fortunes", "speech", "pointcloud_digits"} <= set(names)
 
 
 def test_metadata_describes_the_arrays():
@@ -42,11 +44,18 @@ def test_metadata_describes_the_arrays():
         if name == "fashion_mnist" and not _has_fashion_mnist_files():
             continue
         info = dataset_info(name)
-        x, y = load_arrays(name, "validation")
+        try:
+            x, y = load_arrays(name, "validation")
+        except DatasetError as error:  # a source this machine has not installed
+            if "install" in str(error):
+                continue
+            raise
         assert x.dtype == np.float32 and x.shape[1:] == info.event_shape
         assert info.splits == ("train", "validation", "test") and info.description
         if info.num_levels is not None:  # integer levels 0..num_levels-1 in the original data space
-            assert x.min() == 0 and x.max() == info.num_levels - 1 and np.all(x == np.round(x))
+            assert x.min() >= 0 and x.max() <= info.num_levels - 1 and np.all(x == np.round(x))
+            if info.kind == "image":  # every grey level range is used in full
+                assert x.min() == 0 and x.max() == info.num_levels - 1
         if info.num_classes is None:
             assert y is None
         else:

@@ -26,7 +26,8 @@ class DatasetInfo:
     Arguments:
       name: registry name ("fashion_mnist", "moons", "tfds:mnist", ...).
       event_shape: shape of one example: (H, W, C) for images, (2,) for toy sets.
-      kind: "image", "vector" or "counts" (bags of words).
+      kind: "image", "vector", "counts" (bags of words), "audio" (mu-law levels)
+        or "pointcloud".
       num_classes: number of label values, None if unlabelled.
       num_levels: number of integer levels (256 for 8-bit images, 17 for digits with
         values 0..16), None for continuous data.
