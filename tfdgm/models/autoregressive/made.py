@@ -12,7 +12,7 @@ from tfdgm.nn.masked import MaskedDense, hidden_degrees, input_degrees, input_or
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
-__all__ = ["MADE", "MADENetwork", "class_context", "marginal_log_prob"]
+__all__ = ["MADE", "MADENetwork", "ClassConditional", "class_context", "marginal_log_prob"]
 
 _LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -241,7 +241,24 @@ def marginal_log_prob(model, x):
     return tf.reduce_logsumexp(tf.stack(per_class, 0), 0) - tf.math.log(float(model.num_classes))
 
 
-class MADE(DensityModel):
+class ClassConditional:
+    """Mixin for autoregressive models with an optional `num_classes`:
+    labels of `fit` batches become the context only when the model is
+    conditional, and `call(x)` without a context is the marginal over a
+    uniform class prior (what Keras export traces)."""
+
+    def unpack(self, data):
+        x, context = super().unpack(data)
+        return x, (context if self.num_classes is not None else None)
+
+    def call(self, x, training=False, context=None):
+        """log p(x | context), or the marginal log p(x) without a context."""
+        if self.num_classes is not None and context is None:
+            return marginal_log_prob(self, x)
+        return self.log_prob(x, context)
+
+
+class MADE(ClassConditional, DensityModel):
     """MADE: p(x) = prod_d p(x_d | x_<d) by one masked autoencoder pass
     (Germain et al. 2015, Sec. 3-4).
 
@@ -347,17 +364,6 @@ class MADE(DensityModel):
     def build(self, input_shape=None):
         self.network.build((None, self.num_dims))
         self.built = True
-
-    def unpack(self, data):
-        x, context = super().unpack(data)
-        return x, (context if self.num_classes is not None else None)
-
-    def call(self, x, training=False, context=None):
-        """log p(x | context); a conditional model without a context returns
-        the marginal log p(x) under a uniform class prior."""
-        if self.num_classes is not None and context is None:
-            return marginal_log_prob(self, x)
-        return self.log_prob(x, context)
 
     def resample_masks(self, seed):
         """New random hidden degrees and masks (Germain et al. 2015, Sec. 4)."""

@@ -5,7 +5,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfdgm.bijectors.batch_norm import BatchNorm
-from tfdgm.models.autoregressive.made import MADENetwork, class_context, marginal_log_prob
+from tfdgm.models.autoregressive.made import ClassConditional, MADENetwork, class_context
 from tfdgm.models.flows.base import FlowModel
 from tfdgm.nn.masked import input_order
 
@@ -17,7 +17,7 @@ __all__ = ["MAF"]
 _PERMUTATIONS = ("reverse", "random")
 
 
-class AutoregressiveFlow(FlowModel):
+class AutoregressiveFlow(ClassConditional, FlowModel):
     """Shared body of MAF and IAF: `num_layers` MADE conditioners, their
     orderings, batch norm, the class context, training and export.
 
@@ -129,17 +129,6 @@ class AutoregressiveFlow(FlowModel):
         for layer in self.batch_norms:
             layer.build((None, self.num_dims))
         self.built = True
-
-    def unpack(self, data):
-        x, context = super().unpack(data)
-        return x, (context if self.num_classes is not None else None)
-
-    def call(self, x, training=False, context=None):
-        """log p(x | context); a conditional model without a context returns
-        the marginal log p(x) under a uniform class prior."""
-        if self.num_classes is not None and context is None:
-            return marginal_log_prob(self, x)
-        return self.log_prob(x, context)
 
     def resample_masks(self, seed):
         """New random hidden degrees in every conditioner (connectivity-agnostic training)."""

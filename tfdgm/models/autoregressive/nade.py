@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.distributions.pixel_outputs import AutoregressiveModelDistribution, fold_in
-from tfdgm.models.autoregressive.made import class_context, marginal_log_prob
+from tfdgm.models.autoregressive.made import ClassConditional, class_context
 from tfdgm.models.autoregressive.pixelcnn import labelled_export_signatures
 from tfdgm.models.base import DensityModel, as_seed
 from tfdgm.nn.masked import input_order
@@ -41,7 +41,7 @@ def _mixture_sample(params, seed, log_scale_bound):
     return tf.reduce_sum(component * (loc + tf.exp(log_scale) * normal[..., None]), -1)
 
 
-class NADE(DensityModel):
+class NADE(ClassConditional, DensityModel):
     """Neural Autoregressive Distribution Estimator (Larochelle & Murray 2011)
     and its real-valued version RNADE (Uria et al. 2013).
 
@@ -173,17 +173,6 @@ class NADE(DensityModel):
         if self.num_classes is not None:
             self.class_weights = self.add_weight(name="U", shape=(self.num_classes, h), initializer="zeros")
         self.built = True
-
-    def unpack(self, data):
-        x, context = super().unpack(data)
-        return x, (context if self.num_classes is not None else None)
-
-    def call(self, x, training=False, context=None):
-        """log p(x | context); a conditional model without a context returns
-        the marginal log p(x) under a uniform class prior."""
-        if self.num_classes is not None and context is None:
-            return marginal_log_prob(self, x)
-        return self.log_prob(x, context)
 
     # ----------------------------------------------------------- log-density
     def _hidden_bias(self, one_hot):

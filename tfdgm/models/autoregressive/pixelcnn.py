@@ -13,7 +13,7 @@ from tfdgm.distributions.pixel_outputs import (
     fold_in,
     num_params,
 )
-from tfdgm.models.autoregressive.made import class_context, marginal_log_prob
+from tfdgm.models.autoregressive.made import ClassConditional, class_context
 from tfdgm.models.base import DensityModel, as_seed
 from tfdgm.nn.masked_conv import GatedPixelCNNBlock, MaskedConv2D, PixelCNNResidualBlock
 
@@ -41,7 +41,7 @@ def labelled_export_signatures(model):
     }
 
 
-class _PixelModel(DensityModel):
+class _PixelModel(ClassConditional, DensityModel):
     """What PixelCNN and GatedPixelCNN share: outputs, log_prob, the sampler."""
 
     default_likelihood = "bernoulli"
@@ -134,17 +134,6 @@ class _PixelModel(DensityModel):
         features = self._features(self._network_input(x), context)
         params = self.output_params(tf.nn.relu(self.output_hidden(tf.nn.relu(features))))
         return tf.reshape(params, tf.concat([tf.shape(x), [self.num_params]], 0))
-
-    def unpack(self, data):
-        x, context = super().unpack(data)
-        return x, (context if self.num_classes is not None else None)
-
-    def call(self, x, training=False, context=None):
-        """log p(x | context); a conditional model without a context returns
-        the marginal log p(x) under a uniform class prior."""
-        if self.num_classes is not None and context is None:
-            return marginal_log_prob(self, x)
-        return self.log_prob(x, context)
 
     def _log_prob(self, x, one_hot):
         params = self.network(x, one_hot)

@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 
 from tfdgm.distributions.pixel_outputs import AutoregressiveModelDistribution, element_log_prob, element_sample, fold_in
-from tfdgm.models.autoregressive.made import class_context, marginal_log_prob
+from tfdgm.models.autoregressive.made import ClassConditional, class_context
 from tfdgm.models.autoregressive.pixelcnn import labelled_export_signatures
 from tfdgm.models.base import DensityModel, as_seed
 from tfdgm.nn.causal_conv import CausalConv1D, WaveNetResidualBlock, push_queue
@@ -20,7 +20,7 @@ def receptive_field(dilations, kernel_size=2, initial_kernel_size=2):
     return (int(initial_kernel_size) - 1) + sum((int(kernel_size) - 1) * int(d) for d in dilations) + 1
 
 
-class WaveNet(DensityModel):
+class WaveNet(ClassConditional, DensityModel):
     """WaveNet (van den Oord et al. 2016) over sequences of `num_levels`
     integer levels (mu-law companded audio, `tfdgm.data.audio`):
 
@@ -135,15 +135,6 @@ class WaveNet(DensityModel):
         self.output_hidden.build((None, self.skip_channels))
         self.output_logits.build((None, self.skip_channels))
         self.built = True
-
-    def unpack(self, data):
-        x, context = super().unpack(data)
-        return x, (context if self.num_classes is not None else None)
-
-    def call(self, x, training=False, context=None):
-        if self.num_classes is not None and context is None:
-            return marginal_log_prob(self, x)
-        return self.log_prob(x, context)
 
     # ------------------------------------------------------------ the network
     def _one_hot_inputs(self, x):
