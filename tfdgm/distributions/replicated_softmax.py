@@ -124,6 +124,10 @@ class ReplicatedSoftmaxDistribution(EnergyDistribution):
         lengths = tf.cast(tf.reshape(lengths, [-1]), tf.float32)
         num_lengths = lengths.shape[0]
         weights, visible_bias, hidden_bias, max_length = self.weights, self.visible_bias, self.hidden_bias, self.max_length
+        if tf.executing_eagerly() and num_lengths:
+            # Draw only as many words per chain as the longest document needs
+            # (the model's max_length, 256, is ~30x the typical fortunes length).
+            max_length = max(1, min(max_length, int(np.ceil(float(tf.reduce_max(lengths))))))
 
         def flat(n):
             return tf.reshape(n, [-1, self._num_visible])
