@@ -23,7 +23,7 @@ TOLERANCE = 0.1
 RUNS = 100
 
 
-def _check(path, exact, betas=2000):
+def assert_ais_close_to_exact(path, exact, betas=2000):
     result = ais_log_partition(path, num_runs=RUNS, betas=betas, seed=0)
     error = np.abs(np.asarray(result.log_z) - np.asarray(exact))
     assert np.all(np.asarray(result.stderr) < 0.025), result.stderr
@@ -36,7 +36,7 @@ def test_ais_matches_exact_log_z_of_a_random_rbm():
     rbm = BernoulliRBMDistribution(rng.normal(0, 0.5, (30, 12)).astype(np.float32),
                                    rng.normal(0, 0.5, 30).astype(np.float32),
                                    rng.normal(0, 0.5, 12).astype(np.float32))
-    _check(rbm.annealing_path(), rbm.exact_log_normalizer())
+    assert_ais_close_to_exact(rbm.annealing_path(), rbm.exact_log_normalizer())
 
 
 def test_ais_matches_exact_log_z_of_a_trained_rbm():
@@ -60,7 +60,7 @@ def test_ais_matches_exact_log_z_of_a_gaussian_rbm():
                                             rng.normal(size=10).astype(np.float32),
                                             rng.normal(0, 0.5, 8).astype(np.float32),
                                             np.exp(rng.normal(0, 0.3, 10)).astype(np.float32))
-    _check(grbm.annealing_path(), grbm.exact_log_normalizer())
+    assert_ais_close_to_exact(grbm.annealing_path(), grbm.exact_log_normalizer())
 
 
 def test_ais_matches_exact_log_z_of_replicated_softmax_for_several_lengths():
@@ -69,7 +69,7 @@ def test_ais_matches_exact_log_z_of_replicated_softmax_for_several_lengths():
                                         rng.normal(size=30).astype(np.float32),
                                         rng.normal(0, 0.2, 8).astype(np.float32), max_length=12)
     lengths = [1, 5, 12]
-    _check(rsm.annealing_path(lengths), rsm.exact_log_normalizer(lengths))
+    assert_ais_close_to_exact(rsm.annealing_path(lengths), rsm.exact_log_normalizer(lengths))
 
 
 def test_ais_matches_exact_log_z_of_a_dbm():
@@ -77,7 +77,7 @@ def test_ais_matches_exact_log_z_of_a_dbm():
     sizes = [16, 8, 6]
     dbm = DBMDistribution([rng.normal(0, 0.5, (a, b)).astype(np.float32) for a, b in zip(sizes[:-1], sizes[1:])],
                           [rng.normal(0, 0.5, s).astype(np.float32) for s in sizes])
-    _check(dbm.annealing_path(), dbm.exact_log_normalizer())
+    assert_ais_close_to_exact(dbm.annealing_path(), dbm.exact_log_normalizer())
 
 
 def test_beta_schedule_and_log_mean_exp():

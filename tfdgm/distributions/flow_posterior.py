@@ -6,11 +6,10 @@ References:
   (https://arxiv.org/abs/1505.05770), eq. 13 (log q_K) and Sec. 4.1 (planar).
 """
 
-import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.distributions.layers import _SOFTPLUS_ONE, DistributionLayer
+from tfdgm.distributions.layers import _SOFTPLUS_ONE, FlatParamsLayer
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -18,7 +17,7 @@ tfb = tfp.bijectors
 __all__ = ["PlanarFlowPosteriorLayer"]
 
 
-class PlanarFlowPosteriorLayer(DistributionLayer):
+class PlanarFlowPosteriorLayer(FlatParamsLayer):
     """q(z | x): z_0 ~ N(mu(x), diag sigma(x)^2), z_K = f_K o ... o f_1(z_0) with
     planar maps f_k(z) = z + u_k tanh(w_k^T z + b_k) (u, w, b from x), so
 
@@ -45,20 +44,6 @@ class PlanarFlowPosteriorLayer(DistributionLayer):
         self.min_scale = float(min_scale)
         dim = self.event_shape[0]
         self.num_params = 2 * dim + self.num_flows * (2 * dim + 1)
-
-    def build(self, features_shape):
-        if len(features_shape) != 2:
-            raise ValueError(f"PlanarFlowPosteriorLayer: expected features [batch, F], got {list(features_shape)}")
-        self._spatial = False
-        self.projection = keras.layers.Dense(self.num_params, name="projection")
-        self.projection.build((None, features_shape[-1]))
-        self.built = True
-
-    def compute_output_shape(self, features_shape):
-        return (features_shape[0], self.num_params)
-
-    def call(self, features):
-        return self.projection(features)
 
     def _parts(self, params):
         from tfdgm.bijectors.planar import Planar  # the flows package's bijector

@@ -40,6 +40,7 @@ __all__ = [
     "DistributionLayer",
     "BernoulliLayer",
     "NormalLayer",
+    "FlatParamsLayer",
     "MultivariateNormalTriLLayer",
     "DiscretizedLogisticMixtureLayer",
     "CategoricalLayer",
@@ -206,7 +207,26 @@ class NormalLayer(DistributionLayer):
         return {**super().get_config(), "scale": self.scale, "min_scale": self.min_scale}
 
 
-class MultivariateNormalTriLLayer(DistributionLayer):
+class FlatParamsLayer(DistributionLayer):
+    """A distribution layer whose parameters are one flat vector per example
+    (`num_params` of them, set by the subclass) projected from flat features."""
+
+    def build(self, features_shape):
+        if len(features_shape) != 2:
+            raise ValueError(f"{type(self).__name__}: expected features [batch, F], got {list(features_shape)}")
+        self._spatial = False
+        self.projection = keras.layers.Dense(self.num_params, name="projection")
+        self.projection.build((None, features_shape[-1]))
+        self.built = True
+
+    def compute_output_shape(self, features_shape):
+        return (features_shape[0], self.num_params)
+
+    def call(self, features):
+        return self.projection(features)
+
+
+class MultivariateNormalTriLLayer(FlatParamsLayer):
     """Full-covariance Normal N(x; mu(h), L(h) L(h)^T), L lower-triangular with a
     positive diagonal (`tfb.FillScaleTriL`: softplus diagonal + 1e-5).
 
@@ -224,20 +244,6 @@ class MultivariateNormalTriLLayer(DistributionLayer):
             raise ValueError(f"MultivariateNormalTriLLayer: expected a flat event_shape (D,), got {self.event_shape}")
         dim = self.event_shape[0]
         self.num_params = dim + dim * (dim + 1) // 2
-
-    def build(self, features_shape):
-        if len(features_shape) != 2:
-            raise ValueError(f"MultivariateNormalTriLLayer: expected features [batch, F], got {list(features_shape)}")
-        self._spatial = False
-        self.projection = keras.layers.Dense(self.num_params, name="projection")
-        self.projection.build((None, features_shape[-1]))
-        self.built = True
-
-    def compute_output_shape(self, features_shape):
-        return (features_shape[0], self.num_params)
-
-    def call(self, features):
-        return self.projection(features)
 
     def _loc_tril(self, params):
         dim = self.event_shape[0]

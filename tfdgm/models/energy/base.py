@@ -238,8 +238,7 @@ class EnergyModel(GenerativeModel):
             log_z, stderr = float(self._exact_log_normalizer()), 0.0
         elif method == "ais":
             result = ais_log_partition(
-                self.distribution().annealing_path(self.base_logits()),
-                num_runs=num_runs, betas=num_betas, seed=seed, verbose=verbose,
+                self._annealing_path(), num_runs=num_runs, betas=num_betas, seed=seed, verbose=verbose,
             )
             log_z, stderr = float(result.log_z), float(result.stderr)
         else:
@@ -250,6 +249,10 @@ class EnergyModel(GenerativeModel):
 
     def _exact_log_normalizer(self):
         return self.distribution().exact_log_normalizer()
+
+    def _annealing_path(self):
+        """The AIS path to this model from the base-rate model of the data."""
+        return self.distribution().annealing_path(self.base_logits())
 
     def _current_log_z(self):
         if math.isnan(float(self.log_z)):

@@ -8,12 +8,12 @@ from tfdgm.distributions.dbm import DBMDistribution
 from tfdgm.inference.exact import dbm_log_unnormalized_given
 from tfdgm.inference.gibbs import run_chain
 from tfdgm.models.energy.base import EXACT_LIMIT, EnergyModel, rbm_free_energy, rbm_gibbs_sweep
-from tfdgm.models.energy.dbn import LayerSchedule, _as_widths
+from tfdgm.models.energy.dbn import LayerSchedule, LayerStack, _as_widths
 
 __all__ = ["DBM"]
 
 
-class DBM(EnergyModel):
+class DBM(LayerStack, EnergyModel):
     """Deep Boltzmann machine with binary layers (Salakhutdinov & Hinton 2009).
 
     E(x) = -sum_l x_l.b_l - sum_l x_{l-1} W_l x_l over v = x_0, h_1, ..., h_L.
@@ -69,14 +69,6 @@ class DBM(EnergyModel):
     @classmethod
     def default_hyperparameters(cls, info):
         return {"num_hidden": [500, 1000] if int(np.prod(info.event_shape)) > 100 else [64, 64]}
-
-    @property
-    def num_layers(self):
-        return len(self.num_hidden)
-
-    @property
-    def sizes(self):
-        return [self.num_dims, *self.num_hidden]
 
     @property
     def enumerable(self):

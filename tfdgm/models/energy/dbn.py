@@ -5,11 +5,22 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.distributions.dbn import DBNDistribution
-from tfdgm.inference.ais import ais_log_partition
 from tfdgm.inference.gibbs import run_chain
 from tfdgm.models.energy.base import EXACT_LIMIT, EnergyModel, rbm_free_energy, rbm_gibbs_sweep
 
 __all__ = ["DBN", "LayerSchedule"]
+
+
+class LayerStack:
+    """Widths of a stack of layers (DBN, DBM): v, h1, ..., hL."""
+
+    @property
+    def num_layers(self):
+        return len(self.num_hidden)
+
+    @property
+    def sizes(self):
+        return [self.num_dims, *self.num_hidden]
 
 
 class LayerSchedule(keras.callbacks.Callback):
@@ -28,7 +39,7 @@ def _as_widths(num_hidden):
     return [int(w) for w in widths]
 
 
-class DBN(EnergyModel):
+class DBN(LayerStack, EnergyModel):
     """Deep belief net (Hinton, Osindero & Teh 2006).
 
     A stack of binary RBMs trained greedily: RBM l models the recognition
@@ -71,14 +82,6 @@ class DBN(EnergyModel):
     @classmethod
     def default_hyperparameters(cls, info):
         return {"num_hidden": [500, 500] if int(np.prod(info.event_shape)) > 100 else [64, 64]}
-
-    @property
-    def num_layers(self):
-        return len(self.num_hidden)
-
-    @property
-    def sizes(self):
-        return [self.num_dims, *self.num_hidden]
 
     @property
     def enumerable(self):
@@ -148,26 +151,13 @@ class DBN(EnergyModel):
     def call(self, v, training=False):
         return self.features(v)
 
-    def log_partition(self, method="auto", num_runs=100, num_betas=10000, seed=0, verbose=0):
-        """log Z of the top RBM (exact or AIS from the base rates of its input); stored."""
-        self._ensure_built()
-        top = self.distribution().top
-        if method == "auto":
-            method = "exact" if self.enumerable else "ais"
-        if method == "exact":
-            log_z, stderr = float(top.exact_log_normalizer()), 0.0
-        elif method == "ais":
-            result = ais_log_partition(top.annealing_path(), num_runs=num_runs, betas=num_betas, seed=seed,
-                                       verbose=verbose)
-            log_z, stderr = float(result.log_z), float(result.stderr)
-        else:
-            raise ValueError(f"expected method 'auto', 'exact' or 'ais', got {method!r}")
-        self.log_z.assign(log_z)
-        self.log_z_stderr.assign(stderr)
-        return log_z, stderr
-
     def _exact_log_normalizer(self):
+        """log Z of the top RBM (the only normalizer of a DBN's bound)."""
         return self.distribution().top.exact_log_normalizer()
+
+    def _annealing_path(self):
+        """AIS for the top RBM, from the base rates of its input."""
+        return self.distribution().top.annealing_path()
 
     def log_prob(self, v):
         """The variational LOWER BOUND on log p(v) (S&M 2008, eq. 20), estimated
