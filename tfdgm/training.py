@@ -185,11 +185,7 @@ class FigureGrids(keras.callbacks.Callback):
         self.num_levels = num_levels
 
     def _write(self, name, batch):
-        transform = self.model.data_transform
-        data = np.asarray(transform.bijector().inverse(batch))
-        picture = samples_picture(data, 2 if transform.is_binary else self.num_levels)
-        if picture is not None:
-            write_png(os.path.join(self.directory, name), picture)
+        write_data_space_picture(self.model, batch, [os.path.join(self.directory, name)], self.num_levels)
 
     def on_train_end(self, logs=None):
         if hasattr(self.model, "figures") and self.examples is not None:
@@ -207,8 +203,16 @@ def write_sample_picture(model, paths, num_samples, seed, num_levels=None, **opt
     """Samples `model`, maps the samples to data space and writes PNG(s).
 
     Returns the data-space samples as a NumPy array."""
+    return write_data_space_picture(model, model.sample(num_samples, seed=seed, **options), paths, num_levels)
+
+
+def write_data_space_picture(model, batch, paths, num_levels=None):
+    """Maps a model-space batch to data space (inverse of the model's data
+    transform) and writes its picture to `paths` when the data has one.
+
+    Returns the data-space batch as a NumPy array."""
     transform = model.data_transform
-    data = np.asarray(transform.bijector().inverse(model.sample(num_samples, seed=seed, **options)))
+    data = np.asarray(transform.bijector().inverse(batch))
     picture = samples_picture(data, 2 if transform.is_binary else num_levels)
     for path in paths if picture is not None else ():
         write_png(path, picture)
