@@ -102,13 +102,6 @@ class DBM(LayerStack, EnergyModel):
             stage = self.num_layers
         self.stage.assign(float(stage))
 
-    def fit(self, x=None, y=None, callbacks=None, **kwargs):
-        """`fit` with a `LayerSchedule`: pretraining, then joint training."""
-        callbacks = list(callbacks or [])
-        if not any(isinstance(c, LayerSchedule) for c in callbacks):
-            callbacks.insert(0, LayerSchedule())
-        return super().fit(x, y, callbacks=callbacks, **kwargs)
-
     # ---------------------------------------------------------------- model
     def distribution(self, log_normalizer=None, num_steps=None):
         return DBMDistribution(

@@ -12,7 +12,15 @@ __all__ = ["DBN", "LayerSchedule"]
 
 
 class LayerStack:
-    """Widths of a stack of layers (DBN, DBM): v, h1, ..., hL."""
+    """A stack of layers trained in stages (DBN, DBM): widths v, h1, ..., hL,
+    and `fit` with a `LayerSchedule` callback that sets the stage of each
+    epoch from the model's `set_stage_for_epoch`."""
+
+    def fit(self, x=None, y=None, callbacks=None, **kwargs):
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, LayerSchedule) for c in callbacks):
+            callbacks.insert(0, LayerSchedule())
+        return super().fit(x, y, callbacks=callbacks, **kwargs)
 
     @property
     def num_layers(self):
@@ -122,13 +130,6 @@ class DBN(LayerStack, EnergyModel):
         else:
             layer = epoch * self.num_layers // max(total_epochs, 1)
         self.stage.assign(float(min(layer, self.num_layers - 1)))
-
-    def fit(self, x=None, y=None, callbacks=None, **kwargs):
-        """`fit` with a `LayerSchedule`: greedy layer-wise training across the epochs."""
-        callbacks = list(callbacks or [])
-        if not any(isinstance(c, LayerSchedule) for c in callbacks):
-            callbacks.insert(0, LayerSchedule())
-        return super().fit(x, y, callbacks=callbacks, **kwargs)
 
     # ---------------------------------------------------------------- model
     def distribution(self, log_normalizer=None, num_steps=None):
