@@ -1,0 +1,416 @@
+"""The convolutional RBM with probabilistic max-pooling as a TFP distribution over images.
+
+K groups of hidden feature maps share one filter each (valid convolution up,
+full convolution down) and one bias each; within every C x C block of a group
+at most one hidden unit is on, and the block's pooling unit is on iff one of
+them is. Each block is therefore one (C^2 + 1)-way softmax given the visibles,
+which `prob_max_pool_probs` / `sample_prob_max_pool` compute and draw.
+
+References:
+  Lee, Grosse, Ranganath & Ng, "Convolutional deep belief networks for
+  scalable unsupervised learning of hierarchical representations", ICML 2009
+  (Sec. 3.2: the CRBM energy, eqs. 1-4; Sec. 3.3: probabilistic max-pooling,
+  eqs. 5-7; Sec. 3.5: the sparsity regularization).
+  Salakhutdinov & Murray, "On the quantitative analysis of deep belief
+  networks", ICML 2008 (Sec. 4.1: the AIS path from a base-rate model).
+"""
+
+import itertools
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from tfdgm.distributions.rbm import EnergyDistribution
+from tfdgm.inference import exact
+from tfdgm.inference.ais import AnnealingPath
+from tfdgm.inference.gibbs import bernoulli, split_seed
+
+__all__ = [
+    "ConvRBMDistribution",
+    "prob_max_pool_probs",
+    "sample_prob_max_pool",
+    "prob_max_pool_log_partition",
+    "pooling_configurations",
+]
+
+#: Enumeration (of visibles or of constrained hidden configurations) stops here.
+MAX_ENUMERATED_STATES = 2**20
+
+
+# ------------------------------------------------------------------ pooling
+def _check_pool(inputs, pool_size):
+    if isinstance(pool_size, bool) or not isinstance(pool_size, (int, np.integer)) or pool_size < 1:
+        raise ValueError(f"expected pool_size as a positive int, got {pool_size!r}")
+    shape = inputs.shape
+    if shape.rank != 4:
+        raise ValueError(f"expected inputs of shape [n, height, width, groups], got {list(shape)}")
+    for axis, size in (("height", shape[1]), ("width", shape[2])):
+        if size is not None and size % pool_size:
+            raise ValueError(
+                f"expected the hidden {axis} ({size}) to be a multiple of pool_size ({pool_size})"
+            )
+
+
+def _blocks(inputs, pool_size):
+    """[n, H', W', K] -> [n, H'/C, W'/C, K, C*C] (the units of each block last)."""
+    c = pool_size
+    depth = tf.nn.space_to_depth(inputs, c)  # [n, H'/C, W'/C, C*C*K], order (row, col, group)
+    shape = tf.shape(depth)
+    groups = inputs.shape[-1]
+    blocks = tf.reshape(depth, [shape[0], shape[1], shape[2], c * c, groups])
+    return tf.transpose(blocks, [0, 1, 2, 4, 3])
+
+
+def _unblocks(blocks, pool_size):
+    """Inverse of `_blocks`: [n, H'/C, W'/C, K, C*C] -> [n, H', W', K]."""
+    c = pool_size
+    shape = tf.shape(blocks)
+    groups = blocks.shape[3]
+    depth = tf.reshape(tf.transpose(blocks, [0, 1, 2, 4, 3]), [shape[0], shape[1], shape[2], c * c * groups])
+    return tf.nn.depth_to_space(depth, c)
+
+
+def _block_logits(inputs, pool_size):
+    """Logits of the (C^2 + 1)-way softmax of each block: the C^2 bottom-up
+    inputs I(h_ij^k) and 0 for "all units off" (Lee et al. 2009, eqs. 6-7).
+    -> [n, H'/C, W'/C, K, C*C + 1]."""
+    blocks = _blocks(inputs, pool_size)
+    return tf.concat([blocks, tf.zeros_like(blocks[..., :1])], -1)
+
+
+def prob_max_pool_probs(inputs, pool_size):
+    """Posterior of probabilistic max-pooling (Lee et al. 2009, Sec. 3.3, eqs. 6-7).
+
+    For a block B_alpha of group k with inputs I_i = b_k + (W~^k * v)_i,
+      P(h_i = 1 | v) = exp(I_i) / (1 + sum_{i' in B_alpha} exp(I_i')),
+      P(p_alpha = 0 | v) = 1 / (1 + sum_{i' in B_alpha} exp(I_i')),
+    computed as one numerically stable softmax over the C^2 units and the
+    "all off" state (logit 0).
+
+    Arguments:
+      inputs: I, [n, H', W', K] with H', W' multiples of `pool_size`.
+      pool_size: C.
+    Returns:
+      (hidden_probs [n, H', W', K], pooling_probs [n, H'/C, W'/C, K]).
+    """
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
+    _check_pool(inputs, pool_size)
+    probs = tf.nn.softmax(_block_logits(inputs, pool_size), axis=-1)
+    return _unblocks(probs[..., :-1], pool_size), 1.0 - probs[..., -1]
+
+
+def prob_max_pool_log_partition(inputs, pool_size):
+    """log(1 + sum_{i in B_alpha} exp(I_i)) per block: the negative free energy
+    a block contributes (its hidden states summed out). -> [n, H'/C, W'/C, K]."""
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
+    _check_pool(inputs, pool_size)
+    return tf.reduce_logsumexp(_block_logits(inputs, pool_size), axis=-1)
+
+
+def _sample_blocks(logits, seed):
+    """One draw of each block's categorical by Gumbel-max. -> one-hot, same shape."""
+    uniform = tf.random.stateless_uniform(tf.shape(logits), seed=seed, minval=1e-20, maxval=1.0)
+    gumbel = -tf.math.log(-tf.math.log(uniform))
+    return tf.one_hot(tf.argmax(logits + gumbel, axis=-1), logits.shape[-1], dtype=tf.float32)
+
+
+def sample_prob_max_pool(inputs, pool_size, seed):
+    """Draws each C x C block as one (C^2 + 1)-way categorical (Lee et al. 2009, eqs. 6-7).
+
+    At most one hidden unit of a block is on, and the pooling unit is on iff
+    one is: p_alpha = sum_{i in B_alpha} h_i.
+
+    Arguments:
+      inputs: I, [n, H', W', K] with H', W' multiples of `pool_size`.
+      pool_size: C.
+      seed: stateless `[2]` int seed.
+    Returns:
+      (hidden [n, H', W', K], pooling [n, H'/C, W'/C, K]), binary float32.
+    """
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
+    _check_pool(inputs, pool_size)
+    one_hot = _sample_blocks(_block_logits(inputs, pool_size), seed)
+    return _unblocks(one_hot[..., :-1], pool_size), 1.0 - one_hot[..., -1]
+
+
+def sample_hidden_given_pooling(inputs, pooling, pool_size, seed):
+    """Hidden units given their pooling units: a block whose pooling unit is
+    off has every unit off; one that is on has exactly one unit on, drawn with
+    probabilities softmax(I) over its C^2 units (the max-pooling posterior
+    conditioned on p_alpha). `inputs` 0 gives a uniform choice.
+    -> hidden [n, H', W', K]."""
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
+    _check_pool(inputs, pool_size)
+    logits = _block_logits(inputs, pool_size)
+    on = tf.cast(pooling, tf.float32)[..., None] > 0.5
+    units = tf.range(logits.shape[-1]) < logits.shape[-1] - 1  # [C*C + 1]: True for the units
+    allowed = tf.equal(on, units)  # on -> the units only; off -> the "all off" state only
+    one_hot = _sample_blocks(tf.where(allowed, logits, tf.fill(tf.shape(logits), -1e30)), seed)
+    return _unblocks(one_hot[..., :-1], pool_size)
+
+
+def pooling_configurations(num_blocks, pool_size):
+    """Every hidden configuration allowed by the pooling constraint, blockwise:
+    [(C^2 + 1)^num_blocks, num_blocks, C*C] one-hot over each block's units
+    (all zeros: the block is off). Built in NumPy (small models only)."""
+    units = pool_size * pool_size
+    count = (units + 1) ** num_blocks
+    if count > MAX_ENUMERATED_STATES:
+        raise ValueError(
+            f"enumeration needs {count} constrained hidden configurations; expected at most "
+            f"{MAX_ENUMERATED_STATES} (use AIS: method='ais')"
+        )
+    states = np.concatenate([np.eye(units, dtype=np.float32), np.zeros((1, units), np.float32)])
+    codes = np.array(list(itertools.product(range(units + 1), repeat=num_blocks)), np.int64)
+    return states[codes]
+
+
+# ------------------------------------------------------------ distribution
+class ConvRBMDistribution(EnergyDistribution):
+    """p(v) = sum_h exp(-E(v, h)) / Z of a convolutional RBM with probabilistic max-pooling.
+
+    Binary visibles (Lee et al. 2009, eq. 1, with a bias per visible channel):
+      E(v, h) = -sum_k sum_ij h^k_ij (W~^k * v)_ij - sum_k b_k sum_ij h^k_ij - sum_c a_c sum_ij v_ijc,
+    Gaussian visibles of unit variance (eq. 2, up to a constant in Z):
+      E(v, h) = 1/2 sum (v - a)^2 - sum_k sum_ij h^k_ij (W~^k * v)_ij - sum_k b_k sum_ij h^k_ij,
+    over hidden states with at most one unit on in each C x C block of each
+    group (eq. 5). `W~^k * v` is the valid correlation `tf.nn.conv2d(v, W)`;
+    its adjoint, the full convolution `conv2d_transpose(h, W)`, is the top-down
+    input: p(v=1|h) = sigmoid(a + sum_k W^k * h^k) (eq. 3) or
+    p(v|h) = Normal(a + sum_k W^k * h^k, 1) (eq. 4). Summing the hiddens out
+    block by block gives the free energy
+      F(v) = -a.v [or 1/2 |v - a|^2] - sum_{k, alpha} log(1 + sum_{i in B_alpha} exp(I^k_i)),
+    I^k = b_k + W~^k * v.
+
+    Arguments:
+      filters: W, [filter_h, filter_w, C, K]; hidden_bias: b [K];
+      visible_bias: a [C].
+      image_shape: (H, W, C) of v; (H - filter_h + 1) and (W - filter_w + 1)
+        must be multiples of `pool_size`.
+      pool_size: C of the C x C pooling blocks.
+      visible: "binary" or "gaussian".
+      log_normalizer, num_steps: as in `EnergyDistribution`.
+      initial_logits: [H*W*C] logits of the binary chains' starting
+        distribution (default 0); Gaussian chains start at Normal(a, 1).
+
+    Example:
+      >>> crbm = ConvRBMDistribution(w, b, a, image_shape=(4, 4, 1), pool_size=2)
+      >>> crbm.free_energy(v), crbm.exact_log_normalizer(), crbm.sample(10, seed=[1, 2])
+    """
+
+    def __init__(self, filters, hidden_bias, visible_bias, image_shape, pool_size=2, visible="binary",
+                 log_normalizer=None, num_steps=1000, initial_logits=None, validate_args=False,
+                 allow_nan_stats=True, name="ConvRBM"):
+        parameters = dict(locals())
+        self.filters = tf.convert_to_tensor(filters, tf.float32)
+        self.hidden_bias = tf.convert_to_tensor(hidden_bias, tf.float32)
+        self.visible_bias = tf.convert_to_tensor(visible_bias, tf.float32)
+        if visible not in ("binary", "gaussian"):
+            raise ValueError(f"expected visible 'binary' or 'gaussian', got {visible!r}")
+        self.visible = visible
+        self.image_shape = tuple(int(d) for d in image_shape)
+        if len(self.image_shape) != 3:
+            raise ValueError(f"expected image_shape (height, width, channels), got {image_shape!r}")
+        if self.filters.shape.rank != 4 or self.filters.shape[2] != self.image_shape[2]:
+            raise ValueError(
+                f"expected filters of shape [filter_h, filter_w, {self.image_shape[2]}, K], "
+                f"got {list(self.filters.shape)}"
+            )
+        self.pool_size = int(pool_size)
+        self.hidden_shape = hidden_shape(self.image_shape, self.filters.shape[:2], self.pool_size,
+                                         int(self.filters.shape[-1]))
+        num_visible = int(np.prod(self.image_shape))
+        self.initial_logits = (
+            tf.zeros([num_visible]) if initial_logits is None else tf.convert_to_tensor(initial_logits, tf.float32)
+        )
+        super().__init__(self.image_shape, log_normalizer, num_steps, validate_args, allow_nan_stats, name,
+                         parameters)
+
+    # ------------------------------------------------------------ shapes
+    @property
+    def num_groups(self):
+        return int(self.filters.shape[-1])
+
+    @property
+    def pooled_shape(self):
+        """(H'/C, W'/C, K): the shape of the pooling layer."""
+        height, width, groups = self.hidden_shape
+        return (height // self.pool_size, width // self.pool_size, groups)
+
+    def _images(self, v):
+        return tf.reshape(tf.convert_to_tensor(v, tf.float32), [-1, *self.image_shape])
+
+    # ------------------------------------------------------------ conditionals
+    def hidden_input(self, v):
+        """I = b + W~ * v (valid correlation). v: [n, H, W, C] (or flat) -> [n, H', W', K]."""
+        return self.hidden_bias + tf.nn.conv2d(self._images(v), self.filters, 1, "VALID")
+
+    def top_down(self, h):
+        """sum_k W^k * h^k (full convolution). h: [n, H', W', K] -> [n, H, W, C]."""
+        h = tf.convert_to_tensor(h, tf.float32)
+        output_shape = tf.stack([tf.shape(h)[0], *self.image_shape])
+        return tf.nn.conv2d_transpose(h, self.filters, output_shape, 1, "VALID")
+
+    def hidden_probs(self, v):
+        """P(h^k_ij = 1 | v) under the pooling constraint (eq. 6). -> [n, H', W', K]."""
+        return prob_max_pool_probs(self.hidden_input(v), self.pool_size)[0]
+
+    def pooling_probs(self, v):
+        """P(p^k_alpha = 1 | v) = 1 - P(p = 0 | v) (eq. 7). -> [n, H'/C, W'/C, K]."""
+        return prob_max_pool_probs(self.hidden_input(v), self.pool_size)[1]
+
+    def visible_mean(self, h):
+        """E[v | h]: sigmoid(a + sum_k W^k * h^k) (binary) or a + sum_k W^k * h^k (Gaussian).
+        -> [n, H, W, C]."""
+        activation = self.visible_bias + self.top_down(h)
+        return tf.sigmoid(activation) if self.visible == "binary" else activation
+
+    def sample_visible(self, h, seed):
+        mean = self.visible_mean(h)
+        if self.visible == "binary":
+            return bernoulli(mean, seed)
+        return mean + tf.random.stateless_normal(tf.shape(mean), seed=seed)
+
+    # ------------------------------------------------------------ energies
+    def _visible_term(self, images):
+        """The visibles' own energy: -a.v (binary) or 1/2 |v - a|^2 (Gaussian). -> [n]."""
+        if self.visible == "binary":
+            return -tf.reduce_sum(images * self.visible_bias, [1, 2, 3])
+        return 0.5 * tf.reduce_sum(tf.square(images - self.visible_bias), [1, 2, 3])
+
+    def _free_energy(self, flat_v):
+        images = self._images(flat_v)
+        blocks = prob_max_pool_log_partition(self.hidden_input(images), self.pool_size)
+        return self._visible_term(images) - tf.reduce_sum(blocks, [1, 2, 3])
+
+    def energy(self, v, h):
+        """E(v, h) for hidden states h [n, H', W', K] (not checked against the constraint). -> [n]."""
+        images = self._images(v)
+        return self._visible_term(images) - tf.reduce_sum(h * self.hidden_input(images), [1, 2, 3])
+
+    # ------------------------------------------------------------ sampling
+    def gibbs_step(self, flat_v, seed):
+        """v -> (h, p) ~ p(h, p | v) blockwise -> v' ~ p(v | h). On flat [n, H*W*C] states."""
+        hidden_seed, visible_seed = tf.unstack(split_seed(seed, 2))
+        h, _ = sample_prob_max_pool(self.hidden_input(flat_v), self.pool_size, hidden_seed)
+        return tf.reshape(self.sample_visible(h, visible_seed), [-1, self._num_visible])
+
+    def initial_state(self, n, seed):
+        if self.visible == "binary":
+            return bernoulli(tf.sigmoid(tf.broadcast_to(self.initial_logits, [n, self._num_visible])), seed)
+        mean = tf.reshape(tf.broadcast_to(self.visible_bias, [1, *self.image_shape]), [1, -1])
+        return mean + tf.random.stateless_normal([n, self._num_visible], seed=seed)
+
+    # ------------------------------------------------------------ log Z
+    def _num_blocks(self):
+        height, width, groups = self.pooled_shape
+        return height * width * groups
+
+    def exact_log_normalizer(self):
+        """log Z by enumeration (tiny models).
+
+        Binary visibles: the smaller of the 2^(HWC) visible states (each
+        summed over the hiddens analytically through F) and the
+        (C^2 + 1)^(blocks) constrained hidden configurations (each summed over
+        the visibles: prod_i (1 + exp(a + sum_k W^k * h^k)_i)). Gaussian
+        visibles: the hidden configurations, v integrated in closed form:
+        Z = (2 pi)^(HWC/2) sum_h exp(b.h + a.m(h) + |m(h)|^2 / 2), m(h) = sum_k W^k * h^k.
+        """
+        num_visible_states = 2**self._num_visible if self._num_visible < 63 else math.inf
+        num_hidden_states = (self.pool_size**2 + 1) ** self._num_blocks()
+        if self.visible == "binary" and num_visible_states <= num_hidden_states:
+            if num_visible_states > MAX_ENUMERATED_STATES:
+                raise ValueError(
+                    f"exact log Z enumerates 2**{self._num_visible} visible states; expected at most "
+                    f"{MAX_ENUMERATED_STATES} (use AIS: method='ais')"
+                )
+            return exact.log_sum_over_states(lambda v: -self.flat_free_energy(v), self._num_visible)
+        return self.log_sum_over_hidden(self._hidden_log_weight)
+
+    def _hidden_configurations(self):
+        """All constrained hidden states as maps [S, H', W', K] (tiny models)."""
+        height, width, groups = self.pooled_shape
+        blocks = pooling_configurations(self._num_blocks(), self.pool_size)  # [S, blocks, C*C]
+        blocks = tf.reshape(tf.constant(blocks), [-1, height, width, groups, self.pool_size**2])
+        return _unblocks(blocks, self.pool_size)
+
+    def log_sum_over_hidden(self, log_fn):
+        """log sum over all constrained hidden configurations h of exp(log_fn(h))."""
+        return tf.cast(tf.reduce_logsumexp(tf.cast(log_fn(self._hidden_configurations()), tf.float64)), tf.float32)
+
+    def _hidden_log_weight(self, h):
+        """log sum_v exp(-E(v, h)) for each hidden configuration h. -> [S]."""
+        linear = tf.reduce_sum(h * self.hidden_bias, [1, 2, 3])
+        activation = self.top_down(h)
+        if self.visible == "binary":
+            return linear + tf.reduce_sum(tf.math.softplus(self.visible_bias + activation), [1, 2, 3])
+        return (
+            linear
+            + tf.reduce_sum(activation * self.visible_bias + 0.5 * tf.square(activation), [1, 2, 3])
+            + 0.5 * self._num_visible * math.log(2 * math.pi)
+        )
+
+    def annealing_path(self, base_logits=None):
+        """AIS path scaling the hidden inputs by beta (S&M 2008, Sec. 4.1, with pooling blocks).
+
+        log p*_beta(v) = [binary] (1 - beta) v.a^A + beta v.a or [Gaussian] -1/2 |v - a|^2,
+          + sum_{k, alpha} log(1 + sum_{i in B_alpha} exp(beta I^k_i)),
+        so at beta = 0 the visibles are independent (base rates a^A =
+        `base_logits`, or Normal(a, 1)) and each block has C^2 + 1 equally
+        likely states: log Z_0 = sum softplus(a^A) [or HWC/2 log 2 pi]
+        + (#blocks) log(C^2 + 1). The kernel draws (h, p) from the max-pooling
+        softmax of beta I, then v from sigmoid((1 - beta) a^A + beta (a + W * h))
+        [or Normal(a + beta W * h, 1)].
+        """
+        base = self.initial_logits if base_logits is None else tf.convert_to_tensor(base_logits, tf.float32)
+        pool_size, binary = self.pool_size, self.visible == "binary"
+        visible_bias = tf.reshape(tf.broadcast_to(self.visible_bias, [1, *self.image_shape]), [-1])
+
+        def log_unnormalized(v, beta):
+            blocks = prob_max_pool_log_partition(beta * self.hidden_input(v), pool_size)
+            if binary:
+                own = tf.linalg.matvec(v, (1.0 - beta) * base + beta * visible_bias)
+            else:
+                own = -0.5 * tf.reduce_sum(tf.square(v - visible_bias), -1)
+            return own + tf.reduce_sum(blocks, [1, 2, 3])
+
+        def transition(v, beta, seed):
+            hidden_seed, visible_seed = tf.unstack(split_seed(seed, 2))
+            h, _ = sample_prob_max_pool(beta * self.hidden_input(v), pool_size, hidden_seed)
+            top_down = tf.reshape(self.top_down(h), [-1, self._num_visible])
+            if binary:
+                return bernoulli(tf.sigmoid((1.0 - beta) * base + beta * (visible_bias + top_down)), visible_seed)
+            return visible_bias + beta * top_down + tf.random.stateless_normal(tf.shape(v), seed=visible_seed)
+
+        if binary:
+            log_z_visible = tf.reduce_sum(tf.math.softplus(base))
+
+            def sample_base(n, seed):
+                return bernoulli(tf.sigmoid(tf.broadcast_to(base, [n, self._num_visible])), seed)
+        else:
+            log_z_visible = tf.constant(0.5 * self._num_visible * math.log(2 * math.pi))
+            sample_base = self.initial_state
+        log_z_base = log_z_visible + self._num_blocks() * math.log(pool_size**2 + 1)
+        return AnnealingPath(log_z_base, sample_base, log_unnormalized, transition)
+
+
+def hidden_shape(image_shape, filter_shape, pool_size, num_groups=None):
+    """(H', W', K) of the hidden maps: H' = H - filter_h + 1, W' = W - filter_w + 1.
+
+    Raises:
+      ValueError: a filter larger than the image, or hidden maps that are not
+        multiples of `pool_size`.
+    """
+    height, width = image_shape[0], image_shape[1]
+    filter_h, filter_w = int(filter_shape[0]), int(filter_shape[1])
+    if filter_h > height or filter_w > width:
+        raise ValueError(f"expected filters no larger than the image {tuple(image_shape)}, "
+                         f"got {filter_h}x{filter_w}")
+    out_h, out_w = height - filter_h + 1, width - filter_w + 1
+    if out_h % pool_size or out_w % pool_size:
+        raise ValueError(
+            f"expected hidden maps (image - filter + 1 = {out_h}x{out_w}) to be multiples of "
+            f"pool_size {pool_size}; choose filter_size so that it divides (e.g. image 28, filter 9, pool 2)"
+        )
+    return (out_h, out_w, num_groups)
