@@ -18,6 +18,7 @@ __all__ = [
     "input_degrees",
     "hidden_degrees",
     "made_masks",
+    "block_plan",
     "MaskResampling",
 ]
 
@@ -121,27 +122,82 @@ def made_masks(in_degrees, layer_degrees, out_degrees):
     return masks
 
 
+def block_plan(mask, num_blocks):
+    """Splits a masked product x (W * M) into products over non-zero blocks.
+
+    The output columns are sorted by how many inputs they see and cut into
+    `num_blocks` groups C_j (never splitting columns that see equally many,
+    so that for MADE's masks every group is a contiguous range); group j
+    needs only the rows R_j that some column of C_j sees, and
+    x (W * M)[:, C_j] = x[:, R_j] (W * M)[R_j, C_j] exactly, since every other
+    row of those columns is masked to zero. MADE's masks are nested (with the
+    inputs sorted by degree every column sees a prefix), so the blocks cover
+    the triangle: about (B + 1) / 2B of the dense FLOPs.
+
+    Arguments:
+      mask: float array [input_dim, units] of 0/1.
+      num_blocks: B, the number of column groups.
+    Returns:
+      list of (rows, columns) int arrays, ordered by first column (rows may
+      be empty: columns that see no input), or None when blocks would not save at
+      least 15% of the multiply-adds.
+    """
+    mask = np.asarray(mask) != 0
+    support = mask.sum(0)
+    order = np.argsort(support, kind="stable")
+    ranks = np.searchsorted(support[order], support[order], side="left")  # start of each column's tie class
+    blocks = []
+    bounds = sorted({int(ranks[min(len(order) - 1, round(j * len(order) / num_blocks))])
+                     for j in range(1, num_blocks)} | {0, len(order)})
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        columns = np.sort(order[start:stop])
+        blocks.append((np.flatnonzero(mask[:, columns].any(1)), columns))
+    blocks.sort(key=lambda block: block[1][0])
+    work = sum(len(rows) * len(columns) for rows, columns in blocks)
+    return blocks if work <= 0.85 * mask.size else None
+
+
+def _take(tensor, indices, axis):
+    """tensor[..., indices] along axis: a slice when indices are a contiguous range."""
+    if len(indices) and indices[-1] - indices[0] + 1 == len(indices):
+        begin = [0] * len(tensor.shape)
+        size = [-1] * len(tensor.shape)
+        begin[axis], size[axis] = int(indices[0]), len(indices)
+        return tf.slice(tensor, begin, size)
+    return tf.gather(tensor, indices, axis=axis)
+
+
 class MaskedDense(keras.layers.Layer):
     """A dense layer whose kernel is multiplied by a fixed binary mask:
     h = activation(x (W * M) + b) (Germain et al. 2015, Sec. 4).
 
     The mask is non-trainable layer state (saved with the weights) that
-    `set_mask` may replace at any time, e.g. for connectivity-agnostic
-    training.
+    `set_mask` may replace at any time. A stack of K masks `[K, input_dim,
+    units]` shares one kernel among K connectivities (order- and
+    connectivity-agnostic training): `call(x, mask_index=k)` uses M_k, and
+    `mask_index` may be a tensor (e.g. the step counter mod K), so the choice
+    stays inside an XLA-compiled step.
+
+    With `num_blocks` B > 1 and a single mask, the product skips the all-zero
+    blocks of W * M (see `block_plan`): the same function with fewer
+    multiply-adds (about 0.6x for MADE). The blocks are fixed at build; a
+    later `set_mask` must stay inside them.
 
     References:
       Germain et al., "MADE", ICML 2015, https://arxiv.org/abs/1502.03509
 
     Arguments:
       units: output width.
-      mask: float array [input_dim, units] of 0/1, or None (all ones until
-        `set_mask`).
+      mask: float array [input_dim, units] of 0/1, a stack [K, input_dim,
+        units] of K such masks, or None (all ones until `set_mask`).
       activation: Keras activation name or callable.
       use_bias: add the bias b.
       kernel_initializer, bias_initializer: Keras initializers.
+      num_blocks: B, column groups of the block-sparse product (1: dense).
 
     Shapes:
-      x: [batch, input_dim] -> [batch, units].
+      x: [batch, input_dim], mask_index: int scalar in [0, K) (stacked masks
+      only) -> [batch, units].
 
     Example:
       >>> layer = MaskedDense(3, mask=np.tril(np.ones([3, 3], np.float32), -1))
@@ -157,11 +213,16 @@ class MaskedDense(keras.layers.Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        num_blocks=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if int(units) != units or units < 1:
             raise ValueError(f"MaskedDense: expected a positive integer number of units, got {units!r}")
+        if int(num_blocks) != num_blocks or num_blocks < 1:
+            raise ValueError(f"MaskedDense: expected num_blocks a positive int, got {num_blocks!r}")
+        self.num_blocks = int(num_blocks)
+        self.blocks = None
         self.units = int(units)
         self._initial_mask = None if mask is None else np.asarray(mask, np.float32)
         self.activation = keras.activations.get(activation)
@@ -171,10 +232,11 @@ class MaskedDense(keras.layers.Layer):
 
     def build(self, input_shape):
         input_dim = int(input_shape[-1])
-        if self._initial_mask is not None and self._initial_mask.shape != (input_dim, self.units):
+        mask = self._initial_mask
+        if mask is not None and (mask.ndim not in (2, 3) or mask.shape[-2:] != (input_dim, self.units)):
             raise ValueError(
-                f"MaskedDense: expected a mask of shape {[input_dim, self.units]}, "
-                f"got {list(self._initial_mask.shape)}"
+                f"MaskedDense: expected a mask of shape {[input_dim, self.units]} or [K, {input_dim}, {self.units}], "
+                f"got {list(mask.shape)}"
             )
         self.kernel = self.add_weight(
             name="kernel", shape=(input_dim, self.units), initializer=self.kernel_initializer
@@ -184,17 +246,24 @@ class MaskedDense(keras.layers.Layer):
             if self.use_bias
             else None
         )
-        mask = self._initial_mask
         self.mask = self.add_weight(
             name="mask",
-            shape=(input_dim, self.units),
+            shape=(input_dim, self.units) if mask is None else mask.shape,
             initializer="ones" if mask is None else keras.initializers.Constant(mask),
             trainable=False,
         )
+        if self.num_blocks > 1 and mask is not None and mask.ndim == 2:
+            self.blocks = block_plan(mask, self.num_blocks)
         self.built = True
 
+    @property
+    def num_masks(self):
+        """K, the number of stacked masks (1 for a single mask)."""
+        shape = self.mask.shape if self.built else getattr(self._initial_mask, "shape", ())
+        return int(shape[0]) if len(shape) == 3 else 1
+
     def set_mask(self, mask):
-        """Replaces the mask. mask: [input_dim, units] of 0/1."""
+        """Replaces the mask(s). mask: same shape as the current one, of 0/1."""
         mask = np.asarray(mask, np.float32)
         if not self.built:
             self._initial_mask = mask
@@ -203,10 +272,44 @@ class MaskedDense(keras.layers.Layer):
             raise ValueError(
                 f"MaskedDense: expected a mask of shape {list(self.mask.shape)}, got {list(mask.shape)}"
             )
+        if self.blocks is not None:
+            covered = np.zeros(mask.shape, bool)
+            for rows, columns in self.blocks:
+                covered[np.ix_(rows, columns)] = True
+            if np.any((mask != 0) & ~covered):
+                raise ValueError("MaskedDense: expected a mask inside the block plan fixed at build "
+                                 f"(num_blocks={self.num_blocks}), got one outside it; use num_blocks=1 "
+                                 "for masks that are redrawn")
         self.mask.assign(mask)
 
-    def call(self, x):
-        outputs = tf.matmul(x, self.kernel * self.mask)
+    def call(self, x, mask_index=None):
+        mask = self.mask
+        if len(mask.shape) == 3:
+            mask = tf.gather(mask, 0 if mask_index is None else mask_index)
+        elif mask_index is not None and not (isinstance(mask_index, int) and mask_index == 0):
+            raise ValueError(f"MaskedDense: expected no mask_index for a single mask, got {mask_index!r}")
+        if self.blocks is not None:
+            return self._block_call(x)
+        outputs = tf.matmul(x, self.kernel * mask)
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return self.activation(outputs)
+
+    def _block_call(self, x):
+        """x (W * M) + b as a sum of the non-zero blocks (`block_plan`)."""
+        masked = self.kernel * self.mask
+        parts, placed = [], []
+        for rows, columns in self.blocks:
+            if len(rows):
+                weights = _take(_take(masked, rows, 0), columns, 1)
+                parts.append(tf.matmul(_take(x, rows, 1), weights))
+            else:  # columns that see no input
+                parts.append(tf.zeros(tf.stack([tf.shape(x)[0], len(columns)]), x.dtype))
+            placed.append(columns)
+        placed = np.concatenate(placed)
+        outputs = tf.concat(parts, axis=1)
+        if not np.array_equal(placed, np.arange(self.units)):
+            outputs = tf.gather(outputs, np.argsort(placed), axis=1)
         if self.bias is not None:
             outputs = outputs + self.bias
         return self.activation(outputs)
@@ -217,6 +320,7 @@ class MaskedDense(keras.layers.Layer):
     def get_config(self):
         return {
             **super().get_config(),
+            "num_blocks": self.num_blocks,
             "units": self.units,
             "activation": keras.activations.serialize(self.activation),
             "use_bias": self.use_bias,

@@ -40,6 +40,7 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
         log_scale_bound=3.0,
         batch_norm_momentum=0.9,
         seed=0,
+        num_blocks=1,
         data_transform=None,
         name=None,
         **kwargs,
@@ -64,6 +65,7 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
         self.log_scale_bound = log_scale_bound
         self.batch_norm_momentum = batch_norm_momentum
         self.seed = int(seed)
+        self.num_blocks = int(num_blocks)
         self.networks = [
             MADENetwork(
                 num_params=2,
@@ -75,6 +77,7 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
                 zero_init_output=True,
                 log_scale_bound=log_scale_bound,
                 seed=self.seed + k,
+                num_blocks=self.num_blocks,
                 name=f"made_{k}",
             )
             for k in range(self.num_layers)
@@ -117,6 +120,7 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
             "log_scale_bound": self.log_scale_bound,
             "batch_norm_momentum": self.batch_norm_momentum,
             "seed": self.seed,
+            "num_blocks": self.num_blocks,
         }
 
     @property
@@ -241,6 +245,9 @@ class MAF(AutoregressiveFlow):
       log_scale_bound: b of alpha = b tanh(a / b); None: unbounded.
       batch_norm_momentum: of the moving statistics.
       seed: seed of the random orders and degrees.
+      num_blocks: > 1 multiplies only the non-zero blocks of every masked
+        weight (same function, fewer FLOPs; see `tfdgm.nn.masked.block_plan`);
+        the masks then stay fixed.
       data_transform, name: see `GenerativeModel`.
 
     Example:
