@@ -1,14 +1,18 @@
 """Glow: step/level mathematics, actnorm data init inside fit (and across a resume),
 temperature, class-conditional prior, XLA, export."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
 
+from tests.helpers import run_python
 from tests.models.flows.flow_checks import (assert_export_round_trip, assert_model_bijector_correct,
                                             assert_sample_log_prob_matches_bijector_path,
                                             assert_train_step_lowers_to_xla, grid_mass, randomize,
                                             two_blobs)
+from tfdgm import export
 from tfdgm.bijectors.actnorm import ActNormLayer
 from tfdgm.bijectors.squeeze import Squeeze
 from tfdgm.models import Glow
@@ -107,3 +111,44 @@ def test_export_round_trip_in_a_fresh_process(tmp_path):
     model = randomize(Glow(event_shape=(4, 4, 1), num_levels=1, num_steps=2, hidden_channels=4), scale=0.05)
     x = np.random.default_rng(7).normal(size=(3, 4, 4, 1)).astype(np.float32)
     assert_export_round_trip(model, x, tmp_path)
+
+
+def test_class_conditional_export_has_per_class_log_prob_and_sampling(tmp_path):
+    """A fresh process importing only TensorFlow: log p(x | y), x ~ p(x | y)
+    and the per-class table equal the in-memory model (and the mixture is
+    their mean), and samples of a label are deterministic for a seed."""
+    model = randomize(Glow(event_shape=(4, 4, 1), num_levels=1, num_steps=2, hidden_channels=4, num_classes=3),
+                      scale=0.05)
+    x = np.random.default_rng(8).normal(size=(4, 4, 4, 1)).astype(np.float32)
+    labels = np.array([2, 0, 1, 2], np.int32)
+    np.save(tmp_path / "x.npy", x)
+    path = export.save(model, str(tmp_path / "saved"))
+    script = f"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+loaded = tf.saved_model.load({path!r})
+x = tf.constant(np.load({str(tmp_path / "x.npy")!r}))
+given = loaded.signatures["log_prob_given_label"](x=x, label=tf.constant({labels.tolist()!r}, tf.int32))
+sample = lambda: loaded.signatures["sample_given_label"](n=tf.constant(5), seed=tf.constant(9), label=tf.constant(1))
+out = {{"given": given["log_prob"].numpy().tolist(),
+       "table": loaded.signatures["class_log_prob"](x=x)["log_prob"].numpy().tolist(),
+       "mixture": loaded.signatures["log_prob"](x=x)["log_prob"].numpy().tolist(),
+       "sample": sample()["samples"].numpy().tolist(),
+       "deterministic": bool((sample()["samples"].numpy() == sample()["samples"].numpy()).all()),
+       "imported": sorted(m for m in ("tfdgm", "tensorflow_probability", "tf_keras") if m in sys.modules)}}
+print(json.dumps(out))
+"""
+    done = run_python(script)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["imported"] == [] and result["deterministic"]
+    np.testing.assert_allclose(result["given"], model.log_prob(x, context=labels).numpy(), rtol=1e-4, atol=1e-3)
+    table = np.array(result["table"])
+    np.testing.assert_allclose(table, model.class_log_prob(x).numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(result["given"], table[np.arange(4), labels], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(result["mixture"], np.log(np.mean(np.exp(table), 1)), rtol=1e-4, atol=1e-3)
+    samples = np.array(result["sample"])
+    np.testing.assert_allclose(samples, model.sample(5, seed=9, context=1).numpy(), rtol=1e-4, atol=1e-4)
+    # The class prior differs per class, so the label changes the samples.
+    assert np.abs(samples - model.sample(5, seed=9, context=0).numpy()).max() > 1e-3

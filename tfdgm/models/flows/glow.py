@@ -44,6 +44,9 @@ class Glow(FlowModel):
     table, the Glow paper's linear map of the one-hot label), zero-initialized;
     `log_prob(x, context=y)` is log p(x | y), and without a label the model is
     the uniform mixture p(x) = 1/K sum_y p(x | y). Labels come from `fit(x, y)`.
+    The export of a class-conditional Glow adds `log_prob_given_label(x,
+    label)`, `sample_given_label(n, seed, label)` and `class_log_prob(x)` to
+    the mixture's `log_prob` / `sample` / `encode` / `decode`.
 
     Actnorm is initialized from the first training batch inside the first
     train step (or by `initialize(x)`); the flag is a weight, so it survives
@@ -258,3 +261,25 @@ class Glow(FlowModel):
         scale = tf.exp(bound_log_scale(self.class_log_scale, self.log_scale_bound))
         base = tfd.Independent(tfd.Normal(self.class_loc, scale), len(self.latent_shape))
         return base.log_prob(z[:, None]) + ildj[:, None]
+
+    # ----------------------------------------------------------------- export
+    def export_signatures(self):
+        """The flow signatures (the class mixture when conditional), plus, with
+        `num_classes`: `log_prob_given_label(x, label[batch])` -> log p(x | y),
+        `sample_given_label(n, seed, label)` -> x ~ p(x | y) (one scalar label),
+        `class_log_prob(x)` -> [batch, num_classes]."""
+        signatures = super().export_signatures()
+        if self.num_classes is None:
+            return signatures
+        x_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="x")
+        signatures["log_prob_given_label"] = (
+            lambda x, label: {"log_prob": self.log_prob(x, context=label)},
+            [x_spec, tf.TensorSpec([None], tf.int32, name="label")],
+        )
+        signatures["sample_given_label"] = (
+            lambda n, seed, label: {"samples": self.sample(n, seed=seed, context=label)},
+            [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed"),
+             tf.TensorSpec([], tf.int32, name="label")],
+        )
+        signatures["class_log_prob"] = (lambda x: {"log_prob": self.class_log_prob(x)}, [x_spec])
+        return signatures
