@@ -168,7 +168,9 @@ class FigureGrids(keras.callbacks.Callback):
     """At the end of training, writes the model's extra pictures (data space):
     `reconstructions.png` and `interpolations.png` for latent models (their
     `figures(x)` on a fixed batch), `interpolation.png` (a strip between two
-    noise draws) for generators with `interpolate(num_steps=, seed=)`.
+    noise draws) for generators with `interpolate(num_steps=, seed=)`, and
+    `NAME.png` for each uint8 picture of a model's `pictures()` (convolutional
+    RBM/DBN filters).
 
     Arguments:
       directory: run directory.
@@ -188,6 +190,8 @@ class FigureGrids(keras.callbacks.Callback):
         write_data_space_picture(self.model, batch, [os.path.join(self.directory, name)], self.num_levels)
 
     def on_train_end(self, logs=None):
+        for name, picture in (self.model.pictures() if hasattr(self.model, "pictures") else {}).items():
+            write_png(os.path.join(self.directory, f"{name}.png"), picture)  # e.g. learned filters
         if hasattr(self.model, "figures") and self.examples is not None:
             for name, batch in self.model.figures(self.examples).items():
                 self._write(f"{name}.png", batch)
@@ -202,7 +206,13 @@ class FigureGrids(keras.callbacks.Callback):
 def write_sample_picture(model, paths, num_samples, seed, num_levels=None, **options):
     """Samples `model`, maps the samples to data space and writes PNG(s).
 
+    A class-conditional autoregressive model given no `context` draws sample
+    i from class i mod num_classes (rows of classes), as it needs a label.
     Returns the data-space samples as a NumPy array."""
+    from tfdgm.models.autoregressive.made import ClassConditional
+
+    if isinstance(model, ClassConditional) and model.num_classes is not None and options.get("context") is None:
+        options["context"] = np.arange(num_samples) % model.num_classes
     return write_data_space_picture(model, model.sample(num_samples, seed=seed, **options), paths, num_levels)
 
 

@@ -10,7 +10,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["image_grid", "scatter_image", "write_png", "samples_picture"]
+__all__ = ["image_grid", "scatter_image", "write_png", "samples_picture", "conv_filter_grid",
+           "second_layer_receptive_fields"]
 
 
 def image_grid(images, num_columns=None, padding=1):
@@ -90,3 +91,53 @@ def samples_picture(samples, num_levels=None):
         tiles = [scatter_image(cloud, 64, [(-1.0, 1.0), (-1.0, 1.0)]) / 255.0 for cloud in samples]
         return image_grid(np.stack(tiles))
     return None  # no picture for other data (word counts, audio)
+
+
+def conv_filter_grid(filters, padding=1):
+    """A grid picture of convolutional filters, one tile per output channel.
+
+    Each filter is scaled by its own largest absolute value (grey = 0).
+    Arguments:
+      filters: [filter_h, filter_w, C, K] with C = 1 or 3 (pixel channels).
+    Returns:
+      uint8 picture [rows, cols, C]; write it with `write_png`.
+    """
+    filters = np.asarray(filters, np.float32)
+    if filters.ndim != 4 or filters.shape[2] not in (1, 3):
+        raise ValueError(f"expected filters of shape [filter_h, filter_w, 1 or 3, K], got {list(filters.shape)}")
+    tiles = np.transpose(filters, (3, 0, 1, 2))
+    scale = np.maximum(np.abs(tiles).reshape(len(tiles), -1).max(1), 1e-12)[:, None, None, None]
+    return image_grid(0.5 + 0.5 * tiles / scale, padding=padding)
+
+
+def second_layer_receptive_fields(filters1, filters2, pool_size):
+    """Pixel-space pictures of second-layer filters as weighted combinations of
+    first-layer filters (Lee et al. 2009, Fig. 2/3).
+
+    A layer-2 filter W2[:, :, :, k] weighs the layer-1 pooling units; each
+    pooling unit stands for its C x C block of detection units (spread evenly
+    over the block), and each detection unit for its layer-1 filter, so the
+    receptive field is conv2d_transpose(upsample_C(W2[..., k]) / C^2, W1).
+
+    Arguments:
+      filters1: [f1_h, f1_w, C_in, K1]; filters2: [f2_h, f2_w, K1, K2];
+      pool_size: C of layer 1.
+    Returns:
+      float32 [f2_h C + f1_h - 1, f2_w C + f1_w - 1, C_in, K2] (the layout of
+      a filter bank, ready for `conv_filter_grid`).
+    """
+    filters1 = np.asarray(filters1, np.float32)
+    filters2 = np.asarray(filters2, np.float32)
+    if filters1.ndim != 4 or filters2.ndim != 4 or filters2.shape[2] != filters1.shape[3]:
+        raise ValueError(
+            "expected filters1 [f1_h, f1_w, C_in, K1] and filters2 [f2_h, f2_w, K1, K2] with the same K1, "
+            f"got {list(filters1.shape)} and {list(filters2.shape)}"
+        )
+    weights = np.transpose(filters2, (3, 0, 1, 2))  # [K2, f2_h, f2_w, K1]: one pooled "map" per filter
+    spread = np.repeat(np.repeat(weights, pool_size, 1), pool_size, 2) / float(pool_size**2)
+    height = spread.shape[1] + filters1.shape[0] - 1
+    width = spread.shape[2] + filters1.shape[1] - 1
+    fields = tf.nn.conv2d_transpose(
+        spread, filters1, [len(spread), height, width, filters1.shape[2]], 1, "VALID"
+    ).numpy()
+    return np.transpose(fields, (1, 2, 3, 0))

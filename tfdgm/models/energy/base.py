@@ -300,6 +300,10 @@ class EnergyModel(GenerativeModel):
     def metrics(self):
         return [self._free_energy_tracker, self._reconstruction_tracker]
 
+    #: Factor on the CD term of the surrogate loss (convolutional RBMs divide
+    #: by the number of hidden positions sharing each filter).
+    cd_loss_scale = 1.0
+
     def _coupling_weights(self):
         return []
 
@@ -364,7 +368,7 @@ class EnergyModel(GenerativeModel):
             positive_energy = distribution.flat_free_energy(flat)
             # CD-k: d/dtheta of this is -(<dE/dtheta>_data - <dE/dtheta>_negatives) (Hinton 2002, eq. 5).
             loss = tf.reduce_mean(positive_energy) - tf.reduce_mean(distribution.flat_free_energy(negative))
-            loss += self.penalties(flat)
+            loss = self.cd_loss_scale * loss + self.penalties(flat)
         self.apply_cd_gradients(tape, loss)
         self.log_z.assign(float("nan"))  # the stored estimate is stale now
         return self._update_metrics(flat, positive_energy)

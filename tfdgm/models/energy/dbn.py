@@ -8,7 +8,7 @@ from tfdgm.distributions.dbn import DBNDistribution
 from tfdgm.inference.gibbs import run_chain
 from tfdgm.models.energy.base import EXACT_LIMIT, EnergyModel, rbm_free_energy, rbm_gibbs_sweep
 
-__all__ = ["DBN", "LayerSchedule"]
+__all__ = ["DBN", "LayerStack", "LayerSchedule"]
 
 
 class LayerStack:
@@ -25,6 +25,17 @@ class LayerStack:
     @property
     def num_layers(self):
         return len(self.num_hidden)
+
+    def greedy_stage(self, epoch, total_epochs):
+        """The layer trained greedily in `epoch` (0-based) of `total_epochs`:
+        `epochs_per_layer` each for the lower layers (the top takes the rest),
+        or the epochs split evenly when that is None."""
+        epochs_per_layer = getattr(self, "epochs_per_layer", None)
+        if epochs_per_layer is not None:
+            layer = epoch // epochs_per_layer
+        else:
+            layer = epoch * self.num_layers // max(total_epochs, 1)
+        return min(layer, self.num_layers - 1)
 
     @property
     def sizes(self):
@@ -125,11 +136,7 @@ class DBN(LayerStack, EnergyModel):
 
     def set_stage_for_epoch(self, epoch, total_epochs):
         """The layer trained in `epoch` (0-based) of `total_epochs`."""
-        if self.epochs_per_layer is not None:
-            layer = epoch // self.epochs_per_layer
-        else:
-            layer = epoch * self.num_layers // max(total_epochs, 1)
-        self.stage.assign(float(min(layer, self.num_layers - 1)))
+        self.stage.assign(float(self.greedy_stage(epoch, total_epochs)))
 
     # ---------------------------------------------------------------- model
     def distribution(self, log_normalizer=None, num_steps=None):

@@ -1,0 +1,108 @@
+"""ConvDBN: greedy layer schedule, shapes and seeded sampling, second-layer
+receptive fields against explicit sums, XLA, export, the CLI with filter PNGs."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import run_cli, run_python
+from tests.models.energy.test_conv_rbm import LOAD_SCRIPT, bars
+from tfdgm import export
+from tfdgm.models import get
+from tfdgm.models.energy import ConvDBN
+from tfdgm.visualize import second_layer_receptive_fields
+
+
+def _small(**kwargs):
+    # 8x8 -> 6x6 (3x3 filters) -> pooled 3x3 -> 2x2 (2x2 filters) -> pooled 1x1
+    return ConvDBN(image_shape=(8, 8, 1), num_filters=(4, 3), filter_size=(3, 2), pool_size=(2, 2), **kwargs)
+
+
+def test_greedy_training_moves_only_the_scheduled_layer():
+    model = _small(sampling_steps=5)
+    model.compile()
+    snapshots = []
+
+    class Snapshot(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append([model.layer_filters(layer).numpy().copy() for layer in range(2)])
+
+    start = [model.layer_filters(layer).numpy().copy() for layer in range(2)]
+    model.fit(bars(128), batch_size=32, epochs=2, callbacks=[Snapshot()], verbose=0)  # one epoch per layer
+    (first_0, first_1), (second_0, second_1) = snapshots
+    assert not np.allclose(first_0, start[0]) and np.array_equal(first_1, start[1])  # epoch 1: layer 1 only
+    assert np.array_equal(second_0, first_0) and not np.allclose(second_1, first_1)  # epoch 2: layer 2 only
+
+
+def test_features_sampling_and_config():
+    model = _small(sampling_steps=5, down_steps=2)
+    x = bars(5)
+    assert model.features(x).shape == (5, 1, 1, 3)
+    assert model.features(x, layer=0).shape == (5, 3, 3, 4)
+    assert model.hidden_probs(x, layer=1).shape == (5, 2, 2, 3)
+    assert model.layer_filters(1).shape == (2, 2, 4, 3)
+    samples = model.sample(4, seed=1).numpy()
+    assert samples.shape == (4, 8, 8, 1) and set(np.unique(samples)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(samples, model.sample(4, seed=1).numpy())
+    assert ConvDBN.from_config(model.get_config()).get_config() == model.get_config()
+    with pytest.raises(ValueError, match="multiples of pool_size"):
+        ConvDBN(image_shape=(8, 8, 1), num_filters=(4, 3), filter_size=(3, 3))
+    with pytest.raises(ValueError, match="no tractable log_prob"):
+        model.log_prob(x)
+
+
+def test_second_layer_receptive_fields_are_the_weighted_sums_of_first_layer_filters():
+    rng = np.random.default_rng(0)
+    first = rng.normal(size=(3, 3, 1, 2)).astype(np.float32)
+    second = rng.normal(size=(2, 2, 2, 3)).astype(np.float32)
+    fields = second_layer_receptive_fields(first, second, pool_size=2)
+    expected = np.zeros((2 * 2 + 3 - 1, 2 * 2 + 3 - 1, 1, 3))
+    for a, b, k1, k2, u, w in np.ndindex(2, 2, 2, 3, 2, 2):
+        # pooling unit (a, b) of group k1 covers detection units (2a + u, 2b + w), each the
+        # top-left corner of a copy of first-layer filter k1
+        top, left = 2 * a + u, 2 * b + w
+        expected[top:top + 3, left:left + 3, :, k2] += second[a, b, k1, k2] / 4.0 * first[:, :, :, k1]
+    np.testing.assert_allclose(fields, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_train_step_compiles_with_xla():
+    model = get("conv_dbn")(image_shape=(8, 8, 1), num_filters=(3, 2), filter_size=(3, 2))
+    model.compile()
+    assert model.jit_compile is True
+    x = bars(32)
+    model.fit(x, batch_size=16, epochs=2, verbose=0)
+    step = tf.function(lambda batch: model.train_step(batch), jit_compile=True)
+    assert "HloModule" in step.experimental_get_compiler_ir(tf.constant(x[:16]))(stage="hlo")
+
+
+def test_export_round_trip_in_a_fresh_process_importing_only_tensorflow(tmp_path):
+    model = _small(sampling_steps=10)
+    model.compile()
+    x = bars(64)
+    model.fit(x, batch_size=16, epochs=2, verbose=0)
+    path = export.save(model, str(tmp_path / "saved"))
+    np.save(tmp_path / "x.npy", x[:5])
+    script = LOAD_SCRIPT.replace('    "log_prob": loaded.signatures["log_prob"](x=x)["log_prob"].numpy().tolist(),\n', "")
+    done = run_python(script.format(path=path, x_path=str(tmp_path / "x.npy")))
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not {"tfdgm", "tensorflow_probability", "tf_keras"} & set(result["imported"])
+    np.testing.assert_allclose(result["features"], model.features(x[:5]).numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(result["sample"], model.sample(3, seed=9).numpy())
+    assert result["sample"] == result["again"]
+
+
+def test_cli_trains_on_digits_and_writes_filter_pictures(tmp_path):
+    run_dir = tmp_path / "run"
+    done = run_cli("train", "conv_dbn", "--data", "digits", "--epochs", 2, "--num-examples", 256,
+                   "--batch-size", 64, "--out", run_dir, "--quiet", "--param", "sampling_steps=20")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("samples.png", "filters_layer1.png", "filters_layer2.png", "metrics.json"):
+        assert (run_dir / name).exists(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["likelihood"] == "none" and np.isfinite(metrics["reconstruction_error"])
+    picture = tf.io.decode_png(tf.io.read_file(str(run_dir / "filters_layer2.png"))).numpy()
+    # 24 second-layer fields of (2*2 + 3 - 1) = 6 pixels in a 5 x 5 grid with 1-pixel gaps
+    assert picture.shape == (5 * 7 + 1, 5 * 7 + 1, 1)

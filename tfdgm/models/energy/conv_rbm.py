@@ -1,0 +1,210 @@
+"""The convolutional RBM with probabilistic max-pooling (Lee et al. 2009), trained by CD-k."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfdgm.distributions.conv_rbm import MAX_ENUMERATED_STATES, ConvRBMDistribution, hidden_shape
+from tfdgm.models.energy.base import EnergyModel
+
+__all__ = ["ConvRBM", "sparsity_penalty"]
+
+# Gaussian visibles have unit variance (Lee et al. 2009, eq. 2), which fits
+# standardized data: "scale:-0.8:2" maps [0, 1] pixels to about (x - 0.29) / 0.35,
+# the pixel mean and standard deviation of Fashion-MNIST (digits: 0.30, 0.38).
+GAUSSIAN_PREPROCESS = "dequantize,scale:-0.8:2"
+
+
+def sparsity_penalty(hidden_probs, hidden_bias, activity, target, cost, decay=0.9):
+    """The sparsity regularizer of Lee et al. 2009 (Sec. 3.5) as a surrogate term.
+
+    The paper's penalty lambda sum_k (p - mean E[h^k_ij | v])^2 is applied,
+    as in the paper, through the hidden group biases only: its gradient step
+    moves b_k by -learning_rate * cost * (q_k - p), where q_k is a running
+    average (`decay`) of the group's mean activation P(h^k_ij = 1 | v) over
+    the batch and all positions. Updates `activity` ([K]) in place.
+
+    Arguments:
+      hidden_probs: [n, H', W', K] max-pooling posteriors; hidden_bias: b [K];
+      activity: q, a [K] variable; target: p; cost: lambda.
+    Returns:
+      the scalar surrogate cost * sum_k stop_gradient(q_k - p) b_k.
+    """
+    q = decay * activity + (1.0 - decay) * tf.reduce_mean(tf.stop_gradient(hidden_probs), [0, 1, 2])
+    activity.assign(q)
+    return cost * tf.reduce_sum(tf.stop_gradient(q - target) * hidden_bias)
+
+
+def _as_size(value, what):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    try:
+        value = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {what} as a positive int or (height, width), got {value!r}") from None
+    if len(value) != 2 or min(value) < 1:
+        raise ValueError(f"expected {what} as a positive int or (height, width), got {value!r}")
+    return value
+
+
+class ConvRBM(EnergyModel):
+    """Convolutional RBM: K filter groups with probabilistic max-pooling.
+
+    `distribution()` is a `ConvRBMDistribution` built from the weights:
+    filters W [filter_h, filter_w, C, K] (Normal(0, 0.01^2) at start), one
+    bias per hidden group and one per visible channel. Binary visibles, or
+    Gaussian visibles of unit variance (eq. 2 of the paper, whose natural
+    images are whitened: use standardized data; the CLI's default for
+    `visible="gaussian"` scales pixels to about zero mean, unit variance).
+    Training is CD-k on the free energy (see `EnergyModel`); the CD term is
+    divided by the H' x W' hidden positions that share each filter, so that
+    `learning_rate` is a per-position step as for a dense RBM. The sparsity
+    regularizer (Sec. 3.5) pushes each group's mean hidden activation towards
+    `sparsity_target` through the hidden biases (`sparsity_penalty`).
+
+    References:
+      Lee, Grosse, Ranganath & Ng, "Convolutional deep belief networks for
+      scalable unsupervised learning of hierarchical representations", ICML
+      2009 (eqs. 1-7; 24 bases of 10 x 10 with pooling 2 in the first layer
+      for natural images).
+      Hinton, "Training products of experts by minimizing contrastive
+      divergence", Neural Computation 2002.
+
+    Arguments:
+      image_shape: (H, W, C) (alias `event_shape`). H - filter_h + 1 and
+        W - filter_w + 1 must be multiples of `pool_size`.
+      num_filters: K, the number of filter groups (bases).
+      filter_size: int or (filter_h, filter_w). The paper's 10 x 10 does not
+        divide 28 x 28 images into 2 x 2 pooling blocks; 9 x 9 does (20 x 20
+        hidden maps, 10 x 10 pooling maps).
+      pool_size: C of the C x C probabilistic max-pooling blocks.
+      visible: "binary" or "gaussian".
+      cd_steps, sparsity_target, sparsity_cost, learning_rate, momentum,
+      weight_decay, sampling_steps: see `EnergyModel` (PCD is supported too).
+
+    Example:
+      >>> crbm = ConvRBM(image_shape=(28, 28, 1), num_filters=24, filter_size=9)
+      >>> crbm.compile(); crbm.fit(x, epochs=5, batch_size=64)
+      >>> crbm.features(x)  # [n, 10, 10, 24] pooling-unit posteriors
+    """
+
+    data_kind = "binary"
+
+    def __init__(self, image_shape=None, num_filters=24, filter_size=9, pool_size=2, visible="binary",
+                 cd_steps=1, sparsity_target=0.02, sparsity_cost=1.0, learning_rate=None, momentum=0.5,
+                 weight_decay=1e-4, event_shape=None, **kwargs):
+        shape = image_shape if image_shape is not None else event_shape
+        shape = (28, 28, 1) if shape is None else tuple(shape)
+        if len(shape) != 3:
+            raise ValueError(f"expected image_shape (height, width, channels), got {shape!r}")
+        if visible not in ("binary", "gaussian"):
+            raise ValueError(f"expected visible 'binary' or 'gaussian', got {visible!r}")
+        if isinstance(num_filters, bool) or not isinstance(num_filters, (int, np.integer)) or num_filters < 1:
+            raise ValueError(f"expected num_filters as a positive int, got {num_filters!r}")
+        if learning_rate is None:
+            learning_rate = 0.05 if visible == "binary" else 0.01
+        super().__init__(event_shape=shape, num_hidden=int(num_filters), cd_steps=cd_steps,
+                         sparsity_target=sparsity_target, sparsity_cost=sparsity_cost,
+                         learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay, **kwargs)
+        self.num_filters = int(num_filters)
+        self.filter_size = _as_size(filter_size, "filter_size")
+        self.pool_size = int(_as_size(pool_size, "pool_size")[0])
+        self.visible = visible
+        self.hidden_shape = hidden_shape(shape, self.filter_size, self.pool_size, self.num_filters)
+        self.data_kind = "binary" if visible == "binary" else "continuous"
+
+    def hyperparameters(self):
+        config = super().hyperparameters()
+        del config["num_hidden"]
+        return {**config, "num_filters": self.num_filters, "filter_size": list(self.filter_size),
+                "pool_size": self.pool_size, "visible": self.visible}
+
+    @classmethod
+    def default_hyperparameters(cls, info):
+        """28 x 28 images: the paper's 24 bases at 9 x 9 (so that pooling 2
+        divides); small images (digits 8 x 8): 16 bases of 3 x 3."""
+        height = int(info.event_shape[0])
+        if height >= 20:
+            return {"num_filters": 24, "filter_size": 9 if height % 2 == 0 else 10, "pool_size": 2}
+        return {"num_filters": 16, "filter_size": 3 if height % 2 == 0 else 2, "pool_size": 2}
+
+    @classmethod
+    def default_preprocess(cls, info, params=None):
+        """Binarized data for binary visibles, roughly standardized pixels for Gaussian ones."""
+        if (params or {}).get("visible", "binary") == "gaussian":
+            return GAUSSIAN_PREPROCESS if info.num_levels is not None else None
+        return cls.preprocess_for_kind("binary", info)
+
+    # ---------------------------------------------------------------- weights
+    def build(self, input_shape=None):
+        filter_h, filter_w = self.filter_size
+        self.conv_filters = self.add_weight(
+            name="filters", shape=(filter_h, filter_w, self.event_shape[2], self.num_filters),
+            initializer=keras.initializers.RandomNormal(stddev=0.01),
+        )
+        self.hidden_bias = self.add_weight(name="hidden_bias", shape=(self.num_filters,), initializer="zeros")
+        self.visible_bias = self.add_weight(name="visible_bias", shape=(self.event_shape[2],), initializer="zeros")
+        self._build_energy_state(
+            num_hidden_for_sparsity=self.num_filters,
+            chain_initializer="random_normal" if self.visible == "gaussian" else None,
+        )
+        self.built = True
+
+    def distribution(self, log_normalizer=None, num_steps=None):
+        return ConvRBMDistribution(
+            self.conv_filters, self.hidden_bias, self.visible_bias, self.event_shape, pool_size=self.pool_size,
+            visible=self.visible, log_normalizer=log_normalizer,
+            num_steps=self.sampling_steps if num_steps is None else num_steps,
+            initial_logits=self.base_logits() if self.visible == "binary" else None,
+        )
+
+    # -------------------------------------------------------------- features
+    def features(self, v):
+        """Pooling-unit posteriors P(p^k_alpha = 1 | v). v: [n, H, W, C] -> [n, H'/C, W'/C, K]."""
+        self._ensure_built()
+        return self.distribution().pooling_probs(self.validate_input(v, "v"))
+
+    def hidden_probs(self, v):
+        """Detection-unit posteriors P(h^k_ij = 1 | v). v: [n, H, W, C] -> [n, H', W', K]."""
+        self._ensure_built()
+        return self.distribution().hidden_probs(self.validate_input(v, "v"))
+
+    def filters(self):
+        """The learned filters W: [filter_h, filter_w, C, K]."""
+        self._ensure_built()
+        return tf.convert_to_tensor(self.conv_filters)
+
+    def pictures(self):
+        """`{"filters_layer1": uint8 grid}` for the run directory."""
+        from tfdgm.visualize import conv_filter_grid
+
+        if self.event_shape[2] not in (1, 3):
+            return {}
+        return {"filters_layer1": conv_filter_grid(self.filters().numpy())}
+
+    @property
+    def enumerable(self):
+        blocks = int(np.prod(self.hidden_shape)) // self.pool_size**2
+        hidden_states = (self.pool_size**2 + 1) ** blocks if blocks < 64 else float("inf")
+        visible_states = 2**self.num_dims if self.visible == "binary" and self.num_dims < 64 else float("inf")
+        return min(hidden_states, visible_states) <= MAX_ENUMERATED_STATES
+
+    # -------------------------------------------------------------- training
+    @property
+    def cd_loss_scale(self):
+        return 1.0 / float(self.hidden_shape[0] * self.hidden_shape[1])
+
+    def reconstruction(self, flat):
+        distribution = self.distribution()
+        return tf.reshape(distribution.visible_mean(distribution.hidden_probs(flat)), [-1, self.num_dims])
+
+    def _coupling_weights(self):
+        return [self.conv_filters]
+
+    def penalties(self, flat):
+        """Weight decay on the filters and the paper's sparsity term on the group biases."""
+        total = 0.5 * self.weight_decay * tf.reduce_sum(tf.square(self.conv_filters)) if self.weight_decay else 0.0
+        if self.hidden_activity is not None:
+            total += sparsity_penalty(self.distribution().hidden_probs(flat), self.hidden_bias,
+                                      self.hidden_activity, self.sparsity_target, self.sparsity_cost)
+        return total
