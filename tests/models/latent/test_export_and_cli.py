@@ -33,8 +33,13 @@ print(json.dumps(out))
 
 
 @pytest.mark.parametrize(
-    "model", [VAE(event_shape=(4,), hidden_units=[8], latent_dim=2), HelmholtzMachine(event_shape=(4,), latent_dim=[3, 2])],
-    ids=["vae", "helmholtz"],
+    "model",
+    [
+        VAE(event_shape=(4,), hidden_units=[8], latent_dim=2),
+        VAE(event_shape=(4,), hidden_units=[8], latent_dim=2, posterior="iaf", num_flows=2),
+        HelmholtzMachine(event_shape=(4,), latent_dim=[3, 2]),
+    ],
+    ids=["vae", "vae_iaf_posterior", "helmholtz"],
 )
 def test_export_reloads_in_a_fresh_process_importing_only_tensorflow(tmp_path, model):
     rng = np.random.default_rng(0)
@@ -73,4 +78,5 @@ def test_cli_trains_evaluates_with_lk_and_samples_a_vae(tmp_path):
     assert metrics["num_samples"] == 20 and np.isfinite(metrics["nll_nats"])
     # Binarized 8x8 digits: bits/dim = nats / (64 ln 2).
     np.testing.assert_allclose(metrics["bits_per_dim"], metrics["nll_nats"] / (64 * np.log(2)), rtol=1e-5)
-    assert os.path.exists(os.path.join(run_dir, "samples.png"))
+    for picture in ("samples.png", "reconstructions.png", "interpolations.png"):
+        assert os.path.exists(os.path.join(run_dir, picture)), picture

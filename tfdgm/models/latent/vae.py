@@ -59,10 +59,15 @@ class VAE(LatentVariableModel):
       likelihood_options: keyword arguments of the likelihood layer, e.g.
         `{"num_levels": 17, "num_components": 3}` for "logistic_mixture".
       posterior: q(h^1 | x): "diagonal" (default), "full"
-        (`MultivariateNormalTriL`) or "planar" (a diagonal Normal through
-        `num_flows` amortized planar flows, Rezende & Mohamed 2015); the last
-        two estimate the KL by Monte Carlo.
-      num_flows: planar flows of the "planar" posterior.
+        (`MultivariateNormalTriL`), "planar" (a diagonal Normal through
+        `num_flows` amortized planar flows, Rezende & Mohamed 2015) or "iaf"
+        (a diagonal Normal through `num_flows` inverse autoregressive flow
+        steps conditioned on a context from the encoder, Kingma et al. 2016;
+        `tfdgm.distributions.flow_posterior.IAFPosteriorLayer`); all but
+        "diagonal" estimate the KL by Monte Carlo.
+      num_flows: planar flows or IAF steps of a flow posterior.
+      flow_hidden_units: widths of each IAF step's masked network (None:
+        [max(16, 2 latent_dim)]).
       architecture: "mlp" or "conv" (images with H, W divisible by 4).
       activation: activation of the MLPs ("tanh" as in Burda et al.; conv nets use relu).
       beta: weight of the KL term (1 = the ELBO).
@@ -89,6 +94,7 @@ class VAE(LatentVariableModel):
         likelihood_options=None,
         posterior="diagonal",
         num_flows=4,
+        flow_hidden_units=None,
         architecture="mlp",
         activation="tanh",
         beta=1.0,
@@ -101,8 +107,8 @@ class VAE(LatentVariableModel):
         super().__init__(event_shape=event_shape, latent_dim=latent_dim, data_transform=data_transform, name=name, **kwargs)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {likelihood!r}; expected one of: {', '.join(LIKELIHOODS)}")
-        if posterior not in ("diagonal", "full", "planar"):
-            raise ValueError(f'expected posterior "diagonal", "full" or "planar", got {posterior!r}')
+        if posterior not in ("diagonal", "full", "planar", "iaf"):
+            raise ValueError(f'expected posterior "diagonal", "full", "planar" or "iaf", got {posterior!r}')
         if architecture not in ("mlp", "conv"):
             raise ValueError(f'expected architecture "mlp" or "conv", got {architecture!r}')
         if beta < 0 or kl_warmup_steps < 0:
@@ -112,6 +118,7 @@ class VAE(LatentVariableModel):
         self.likelihood_options = dict(likelihood_options or {})
         self.posterior = posterior
         self.num_flows = int(num_flows)
+        self.flow_hidden_units = None if flow_hidden_units is None else [int(u) for u in flow_hidden_units]
         self.architecture = architecture
         self.activation = activation
         self.beta = float(beta)
@@ -133,6 +140,12 @@ class VAE(LatentVariableModel):
             from tfdgm.distributions.flow_posterior import PlanarFlowPosteriorLayer
 
             first_posterior = PlanarFlowPosteriorLayer((dims[0],), num_flows=self.num_flows, name="q_h1")
+        elif self.posterior == "iaf":
+            from tfdgm.distributions.flow_posterior import IAFPosteriorLayer
+
+            first_posterior = IAFPosteriorLayer(
+                (dims[0],), num_flows=self.num_flows, hidden_units=self.flow_hidden_units, name="q_h1"
+            )
         elif self.posterior == "full":
             first_posterior = MultivariateNormalTriLLayer((dims[0],), name="q_h1")
         else:
@@ -182,6 +195,7 @@ class VAE(LatentVariableModel):
             "likelihood_options": dict(self.likelihood_options),
             "posterior": self.posterior,
             "num_flows": self.num_flows,
+            "flow_hidden_units": self.flow_hidden_units,
             "architecture": self.architecture,
             "activation": self.activation,
             "beta": self.beta,
