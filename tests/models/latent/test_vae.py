@@ -222,3 +222,43 @@ def test_figures_pair_inputs_with_reconstructions_and_interpolate_between_pairs(
     assert figures["interpolations"].shape == (10, 4)
     with pytest.raises(ValueError, match="bad options for likelihood 'bernoulli'"):
         VAE(event_shape=(4,), likelihood_options={"num_levels": 3})
+
+
+def test_log_prob_with_5000_samples_on_784_dimensions_is_chunked_with_a_progress_bar(capsys):
+    """k = 5000 on 20 784-dimensional inputs would be a [5000, 20, 784] tensor
+    (314 MB) at once; the default chunks hold at most 2**24 floats (5 chunks of
+    1070 here), and verbose=1 shows a bar over them. L_5000 >= the ELBO in
+    expectation (both estimated; 4 standard errors of the ELBO's mean)."""
+    model = VAE(event_shape=(784,), hidden_units=[16], latent_dim=4)
+    x = (np.random.default_rng(5).uniform(size=(20, 784)) < 0.3).astype(np.float32)
+    estimate = model.log_prob(x, num_samples=5000, seed=1, verbose=1).numpy()
+    assert "5/5" in capsys.readouterr().out
+    assert estimate.shape == (20,) and np.all(np.isfinite(estimate))
+    log_weights = model.log_importance_weights(x, seed=2, num_samples=200).numpy()
+    elbo, standard_error = log_weights.mean(0), log_weights.std(0) / math.sqrt(200)
+    assert np.all(estimate > elbo - 4 * standard_error)
+
+
+def test_latent_scatter_colours_each_label_and_places_points_by_their_posterior_means():
+    model = VAE(event_shape=(4,), hidden_units=[8], latent_dim=2)
+    x = (np.random.default_rng(6).uniform(size=(30, 4)) < 0.5).astype(np.float32)
+    colours = lambda picture: {tuple(c) for c in picture.reshape(-1, 3)} - {(255, 255, 255)}  # noqa: E731
+    three = colours(model.latent_scatter(x, labels=np.arange(30) % 3))
+    assert len(three) == 3
+    assert len(colours(model.latent_scatter(x))) == 1
+    # One point alone per label: the label-1 point's colour is the second of the three.
+    only_label_1 = colours(model.latent_scatter(x, labels=np.ones(30, np.int64)))
+    assert len(only_label_1) == 1 and only_label_1 < three
+    # Label by the first coordinate of the posterior mean: every label-1 dot lies
+    # right of every label-0 dot (dots are 3 pixels wide, so 2 pixels of overlap).
+    z = model.encode_mean(x).numpy()
+    labels = (z[:, 0] > np.median(z[:, 0])).astype(np.int64)
+    picture = model.latent_scatter(x, labels=labels)
+    palette = sorted(colours(model.latent_scatter(x, labels=np.zeros(30, np.int64))) | only_label_1)
+    columns = {}
+    for label, colour in ((0, sorted(colours(model.latent_scatter(x)))[0]), (1, sorted(only_label_1)[0])):
+        columns[label] = np.argwhere(np.all(picture == np.array(colour, np.uint8), -1))[:, 1]
+    assert len(palette) == 2 and len(columns[0]) and len(columns[1])
+    assert columns[1].min() >= columns[0].max() - 2, (columns[0].max(), columns[1].min())
+    with pytest.raises(ValueError, match="latent_scatter needs latent_dim 2, got 3"):
+        VAE(event_shape=(4,), latent_dim=3).latent_scatter(x)
