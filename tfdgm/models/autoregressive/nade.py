@@ -215,7 +215,7 @@ class NADE(ClassConditional, DensityModel):
         self._ensure_built()
         x = tf.reshape(self.validate_input(x), [-1, self.num_dims])
         orderings = tf.broadcast_to(tf.cast(orderings, tf.int32), tf.shape(x))
-        one_hot = class_context(context, self.num_classes, "NADE")
+        one_hot = class_context(context, self.num_classes, "NADE", batch_size=1)  # one label: [1, C], broadcast
         return tf.reduce_sum(self._element_log_prob(self.conditional_params(x, orderings, one_hot), x), -1)
 
     def _ensemble_log_prob(self, x, one_hot):
@@ -233,7 +233,7 @@ class NADE(ClassConditional, DensityModel):
         """An `AutoregressiveModelDistribution`: the ensemble's log-density
         1/K sum_k p(x | o_k) (one pass per ordering) and the compiled sampler."""
         self._ensure_built()
-        one_hot = class_context(context, self.num_classes, "NADE")
+        one_hot = class_context(context, self.num_classes, "NADE", batch_size=1)  # one label: [1, C], broadcast
         return AutoregressiveModelDistribution(
             lambda x: self._ensemble_log_prob(x, one_hot),
             lambda n, seed: self._sample(n, seed, class_context(context, self.num_classes, "NADE", batch_size=n))[0],
@@ -251,7 +251,7 @@ class NADE(ClassConditional, DensityModel):
         flat = tf.reshape(x, [-1, self.num_dims])
         seed = tf.stack([tf.constant(self.seed, tf.int32), tf.cast(self.optimizer.iterations, tf.int32)])
         orderings = tf.argsort(tf.random.stateless_uniform(tf.shape(flat), seed, alg="philox"), axis=-1)
-        one_hot = class_context(context, self.num_classes, "NADE")
+        one_hot = class_context(context, self.num_classes, "NADE", batch_size=1)  # one label: [1, C], broadcast
         with tf.GradientTape() as tape:
             params = self.conditional_params(flat, orderings, one_hot)
             log_prob = tf.reduce_sum(self._element_log_prob(params, flat), -1)

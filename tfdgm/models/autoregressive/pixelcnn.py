@@ -143,7 +143,7 @@ class _PixelModel(ClassConditional, DensityModel):
         """An `AutoregressiveModelDistribution`: one-pass log_prob, compiled sampler."""
         self._ensure_built()
         name = type(self).__name__
-        one_hot = class_context(context, self.num_classes, name)
+        one_hot = class_context(context, self.num_classes, name, batch_size=1)  # one label: [1, C], broadcast
         return AutoregressiveModelDistribution(
             lambda x: self._log_prob(x, one_hot),
             lambda n, seed: self._sample(n, seed, class_context(context, self.num_classes, name, batch_size=n))[0],

@@ -170,7 +170,7 @@ class WaveNet(ClassConditional, DensityModel):
     def logits(self, x, context=None):
         """x: [batch, T] levels -> [batch, T, L] logits of every conditional (one pass)."""
         self._ensure_built()
-        one_hot = class_context(context, self.num_classes, "WaveNet")
+        one_hot = class_context(context, self.num_classes, "WaveNet", batch_size=1)  # one label: [1, C], broadcast
         return self.network(self._one_hot_inputs(tf.convert_to_tensor(x, tf.float32)), one_hot)
 
     def _log_prob(self, x, one_hot):
@@ -180,7 +180,7 @@ class WaveNet(ClassConditional, DensityModel):
     def distribution(self, context=None):
         """An `AutoregressiveModelDistribution`: one-pass log_prob, fast sampler."""
         self._ensure_built()
-        one_hot = class_context(context, self.num_classes, "WaveNet")
+        one_hot = class_context(context, self.num_classes, "WaveNet", batch_size=1)  # one label: [1, C], broadcast
         return AutoregressiveModelDistribution(
             lambda x: self._log_prob(x, one_hot),
             lambda n, seed: self._generate(
