@@ -93,3 +93,17 @@ def test_dbn_bound_is_below_the_exact_log_likelihood():
     assert abs(np.mean(estimate - exact_bound)) < 0.01
     samples = model.sample(500, num_steps=50, seed=0).numpy()
     assert samples.shape == (500, 8) and set(np.unique(samples)) <= {0.0, 1.0}
+
+
+def test_dbm_pretraining_epochs_per_layer_fix_the_stage_of_each_epoch():
+    model = DBM(event_shape=(4,), num_hidden=[3, 2], pretrain_epochs_per_layer=2)
+    model.build((None, 4))
+    for total in (6, 20):  # the stage does not depend on the epochs of one fit call
+        stages = []
+        for epoch in range(6):
+            model.set_stage_for_epoch(epoch, total)
+            stages.append(int(model.stage.numpy()))
+        assert stages == [0, 0, 1, 1, 2, 2]
+    model.pretrain_epochs_per_layer = 0  # no pretraining: joint training from the start
+    model.set_stage_for_epoch(0, 6)
+    assert int(model.stage.numpy()) == 2
