@@ -192,6 +192,7 @@ def train(
         verbose=verbose,
     )
     net.save_weights(os.path.join(run_dir, WEIGHTS))
+    _write_family_figures(net, run_dir, info)
     metrics = _evaluate_model(net, config, transform, verbose=verbose)
     # Evaluation may store estimates in the weights (an RBM's AIS log Z).
     net.save_weights(os.path.join(run_dir, WEIGHTS))
@@ -205,6 +206,19 @@ def train(
     )
     write_json(os.path.join(run_dir, METRICS), metrics)
     return run_dir, metrics
+
+
+def _write_family_figures(net, run_dir, info):
+    """What a family shows beyond samples that needs the dataset: a Replicated
+    Softmax's topics as `topics.txt` (each hidden unit's top words, for data
+    with a vocabulary). Pictures (an RBM's filters) come from the model's
+    `pictures()` through `tfdgm.training.FigureGrids`."""
+    if hasattr(net, "top_words"):
+        words = tfdgm_data.registry.vocabulary(info.name)
+        if words is not None:
+            with open(os.path.join(run_dir, "topics.txt"), "w", encoding="utf-8") as handle:
+                for unit, topic in enumerate(net.top_words(words)):
+                    handle.write(f"hidden {unit}: {' '.join(topic)}\n")
 
 
 def _evaluate_model(net, config, transform, split="test", verbose=1, **options):

@@ -12,7 +12,7 @@ from tfdgm.data import audio
 from tfdgm.data.errors import DatasetError
 from tfdgm.data.preprocess import parse_preprocessing
 
-__all__ = ["DatasetInfo", "list_datasets", "dataset_info", "load_arrays", "load"]
+__all__ = ["DatasetInfo", "list_datasets", "dataset_info", "load_arrays", "load", "vocabulary"]
 
 SPLITS = ("train", "validation", "test")
 _TFDS_PREFIX = "tfds:"
@@ -76,6 +76,15 @@ _REGISTRY.update({name: (DatasetInfo(name, splits=SPLITS, **fields), loader)
 def list_datasets():
     """Sorted names of the registered datasets ("tfds:NAME" is accepted by `load` but not listed)."""
     return sorted(_REGISTRY)
+
+
+#: Word lists of the "counts" datasets (column order of their count vectors).
+_VOCABULARIES = {"fortunes": text.fortunes_vocabulary}
+
+
+def vocabulary(name, data_dir=None):
+    """The words of a bag-of-words dataset's columns, or None when `name` has none."""
+    return _VOCABULARIES[name](data_dir) if name in _VOCABULARIES else None
 
 
 def _tfds_name(name):

@@ -109,6 +109,11 @@ def load_bag_of_words(path=None, vocabulary_size=2000, min_words=1, max_words=No
 FORTUNES_VOCABULARY = 1000
 
 
+def fortunes_vocabulary(data_dir=None):
+    """The FORTUNES_VOCABULARY words of the "fortunes" counts, in column order."""
+    return load_bag_of_words(data_dir, vocabulary_size=FORTUNES_VOCABULARY)[1]
+
+
 def fortunes_split(split, data_dir=None):
     """Word counts of the `fortunes` corpus, split 80/10/10 after a seed-0
     permutation of the documents. -> (counts [N, 1000] float32, None)."""

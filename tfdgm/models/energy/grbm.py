@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfdgm.distributions.rbm_gaussian import GaussianBernoulliRBMDistribution
 from tfdgm.models.energy.base import EnergyModel
+from tfdgm.models.energy.rbm import filters_picture
 
 __all__ = ["GaussianBernoulliRBM"]
 
@@ -97,3 +98,15 @@ class GaussianBernoulliRBM(EnergyModel):
 
     def _hidden_input(self, flat):
         return self.hidden_bias + (flat / self.visible_scale()) @ self.weights_vh
+
+    def filters(self):
+        """The weights of each hidden unit shaped as an example: [H, *event_shape]."""
+        return tf.reshape(tf.transpose(self.weights_vh), [self.num_hidden, *self.event_shape])
+
+    def pictures(self):
+        """`{"filters": uint8 grid}` of the first 100 hidden units' weights
+        for image data (event shape [H, W] or [H, W, 1 or 3]), else `{}`."""
+        shape = tuple(self.event_shape)
+        if not (len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3))):
+            return {}
+        return {"filters": filters_picture(self.weights_vh.numpy(), shape)}

@@ -76,6 +76,14 @@ class BernoulliRBM(EnergyModel):
         """The weights of each hidden unit shaped as an example: [H, *event_shape]."""
         return tf.reshape(tf.transpose(self.weights_vh), [self.num_hidden, *self.event_shape])
 
+    def pictures(self):
+        """`{"filters": uint8 grid}` of the first 100 hidden units' weights
+        for image data (event shape [H, W] or [H, W, 1 or 3]), else `{}`."""
+        shape = tuple(self.event_shape)
+        if not (len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3))):
+            return {}
+        return {"filters": filters_picture(self.weights_vh.numpy(), shape)}
+
 
 def filters_picture(weights, image_shape, num_filters=100, padding=1):
     """A grid picture of learned filters (one column of W per tile).
