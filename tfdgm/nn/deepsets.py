@@ -8,7 +8,7 @@ References:
 import keras
 import tensorflow as tf
 
-__all__ = ["PermutationEquivariant", "DeepSets", "deepsets_discriminator"]
+__all__ = ["PermutationEquivariant", "DeepSets", "deepsets_discriminator", "deepsets_encoder"]
 
 _POOLS = ("mean", "sum", "max")
 
@@ -103,4 +103,16 @@ def deepsets_discriminator(set_shape, phi_units=(64, 64), rho_units=(64,), pool=
     """A Keras model D: [batch, n, d] -> [batch, 1], invariant to the order of the n points."""
     inputs = keras.Input(tuple(int(s) for s in set_shape), name="points")
     outputs = DeepSets(phi_units, rho_units, 1, pool=pool, name="deepsets")(inputs)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def deepsets_encoder(point_dim, output_units, phi_units=(64, 64), rho_units=(64,), pool="max", name="encoder"):
+    """A Keras model E: [batch, n, point_dim] -> [batch, output_units] for sets of any size n.
+
+    Max pooling (the default, as PointNet, Qi et al. 2017) is invariant to the
+    order of the points with no rounding at all: max does not depend on the
+    order of its arguments, unlike a float sum or mean.
+    """
+    inputs = keras.Input((None, int(point_dim)), name="points")
+    outputs = DeepSets(phi_units, rho_units, int(output_units), pool=pool, name="deepsets")(inputs)
     return keras.Model(inputs, outputs, name=name)

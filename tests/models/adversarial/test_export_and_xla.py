@@ -25,6 +25,9 @@ if "generate" in signatures:
     extra = {{"labels": tf.fill([z.shape[0]], 2)}} if {conditional!r} else {{}}
     out.update(generate=first.tolist(), deterministic=bool((first == again).all()),
                from_noise=signatures["generate_from_noise"](z=z, **extra)["samples"].numpy().tolist())
+if "encode" in signatures:
+    clouds = tf.constant(np.load({z_path!r}.replace("z.npy", "clouds.npy")))
+    out.update(latent=signatures["encode"](x=clouds)["latent"].numpy().tolist())
 if "translate" in signatures:
     result = signatures["translate"](x=tf.constant(np.load({z_path!r})))
     out.update(a2b=result["a2b"].numpy().tolist(), b2a=result["b2a"].numpy().tolist())
@@ -46,8 +49,13 @@ def _reload(model, tmp_path, z, conditional=False):
 def test_generate_signatures_reload_with_tensorflow_only(tmp_path, model_class):
     model = model_class(event_shape=(2,) if model_class is GAN else (8, 2), noise_dim=3)
     z = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    clouds = np.random.default_rng(1).normal(size=(3, 5, 2)).astype(np.float32)  # any number of points
+    np.save(tmp_path / "clouds.npy", clouds)
     result = _reload(model, tmp_path, z)
-    assert export.signature_names(model) == ["generate", "generate_from_noise"]
+    extra = ["encode"] if model_class is PointCloudGAN else []
+    assert export.signature_names(model) == sorted(["generate", "generate_from_noise", *extra])
+    if extra:
+        np.testing.assert_allclose(result["latent"], model.encode(clouds), rtol=1e-5, atol=1e-5)
     assert result["deterministic"]
     np.testing.assert_allclose(result["generate"], model.generate(5, seed=11), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(result["from_noise"], model.generate(z, seed=0), rtol=1e-5, atol=1e-5)

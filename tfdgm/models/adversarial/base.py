@@ -298,6 +298,12 @@ class AdversarialModel(GenerativeModel):
     def after_discriminator_step(self):
         """Called after every critic update (WGAN clips its weights here)."""
 
+    def generator_regularizer(self, x, context, seed):
+        """An extra term of the generator step that sees the real batch x
+        (PointCloudGAN's encoder reconstruction). -> (loss, dict of metrics);
+        default: (0, {})."""
+        return 0.0, {}
+
     def train_step(self, data):
         x, labels = self.unpack(data)
         x = self.validate_input(x)
@@ -314,8 +320,11 @@ class AdversarialModel(GenerativeModel):
         with tf.GradientTape() as tape:  # G <- G - eta grad_G loss_G, once
             fake = self._generate(p_z.sample(batch, seed=seeds[-2]), context, training=True, seed=seeds[-1])
             g_loss = self.generator_objective(fake, context)
-        self.apply_gradients(tape, g_loss, self.generator_variables(), self.generator_optimizer)
-        return self._update_metrics(d_loss=d_loss, g_loss=g_loss, **extras)
+            regularizer, more = self.generator_regularizer(
+                x, context, tf.random.experimental.stateless_fold_in(seeds[-1], 1))
+            total = g_loss + regularizer
+        self.apply_gradients(tape, total, self.generator_variables(), self.generator_optimizer)
+        return self._update_metrics(d_loss=d_loss, g_loss=g_loss, **extras, **more)
 
     def test_step(self, data):
         x, labels = self.unpack(data)
@@ -325,7 +334,8 @@ class AdversarialModel(GenerativeModel):
         seeds = tf.random.experimental.stateless_split(self.training_seed(), 3)
         fake = self._generate(self.noise_distribution().sample(batch, seed=seeds[0]), context, seed=seeds[1])
         d_loss, extras = self.discriminator_objective(x, fake, context, seeds[2])
-        return self._update_metrics(d_loss=d_loss, g_loss=self.generator_objective(fake, context), **extras)
+        _, more = self.generator_regularizer(x, context, tf.random.experimental.stateless_fold_in(seeds[2], 1))
+        return self._update_metrics(d_loss=d_loss, g_loss=self.generator_objective(fake, context), **extras, **more)
 
     @property
     def metrics(self):
