@@ -116,6 +116,8 @@ def dataset_info(name, data_dir=None):
     tfds_name = _tfds_name(name)
     if tfds_name is None:
         return _entry(name)[0]
+    if domains.is_tfds_two_domain(tfds_name):  # CycleGAN sets: couples [A | B]
+        return DatasetInfo(name=name, splits=SPLITS, **domains.tfds_couples_info(tfds_name, data_dir))
     return DatasetInfo(name=name, **tfds_source.tfds_info(tfds_name, data_dir))
 
 
@@ -156,6 +158,11 @@ def load_arrays(name, split="train", data_dir=None, download=False):
     tfds_name = _tfds_name(name)
     if tfds_name is None:
         x, y = _raw_arrays(name, split, data_dir)
+    elif domains.is_tfds_two_domain(tfds_name):
+        batches = [batch for batch, _ in domains.tfds_couples(tfds_name, split, data_dir, download).batch(256)
+                   .as_numpy_iterator()]
+        x, y = (np.concatenate(batches) if batches else np.zeros([0, *dataset_info(name).event_shape])), None
+        _check_arrays(name, split, x, y)
     else:
         x, y = tfds_source.tfds_arrays(tfds_name, split, data_dir, download)
         _check_arrays(name, split, x, y)
@@ -209,10 +216,14 @@ def load(name, split="train", preprocess=None, batch_size=None, shuffle=False, w
         ds = tf.data.Dataset.from_tensor_slices((x, y))
         buffer_size = len(x)
     else:
-        ds, has_labels = tfds_source.tfds_dataset(tfds_name, split, data_dir, download)
+        if domains.is_tfds_two_domain(tfds_name):
+            ds, has_labels = domains.tfds_couples(tfds_name, split, data_dir, download), False
+            buffer_size = domains.TFDS_SHUFFLE_BUFFER
+        else:
+            ds, has_labels = tfds_source.tfds_dataset(tfds_name, split, data_dir, download)
+            buffer_size = _TFDS_SHUFFLE_BUFFER
         if num_examples is not None:
             ds = ds.take(num_examples)
-        buffer_size = _TFDS_SHUFFLE_BUFFER
     if with_labels and not has_labels:
         raise DatasetError(f"with_labels=True: expected a labelled dataset, {name!r} has no labels")
 
