@@ -44,3 +44,24 @@ def test_couples_split_and_translate_shapes():
         model.translate(a, "sideways")
     with pytest.raises(ValueError, match="couple"):
         CycleGAN(event_shape=(3,))
+
+
+def test_failure_cases_are_the_worst_cycle_reconstructions():
+    model = CycleGAN(event_shape=(8, 16, 1), base_filters=4, num_residual_blocks=1)
+    x = np.random.default_rng(3).uniform(size=(12, 8, 16, 1)).astype(np.float32)
+    error_a, error_b = (e.numpy() for e in model.cycle_errors(x))
+    cases = model.failure_cases(x, num_cases=4)
+    strips = cases["worst_cycles_a2b"].numpy()
+    assert strips.shape == (4, 8, 24, 1)
+    np.testing.assert_allclose(cases["worst_errors_a2b"], np.sort(error_a)[::-1][:4], rtol=1e-6)
+    np.testing.assert_allclose(cases["worst_errors_b2a"], np.sort(error_b)[::-1][:4], rtol=1e-6)
+    np.testing.assert_allclose(cases["best_errors_a2b"], np.sort(error_a)[:4], rtol=1e-6)
+    # Each row is [a | G(a) | F(G(a))]: its first and last thirds give back its error by hand.
+    a, _ = model.split_couple(x)
+    worst = int(np.argmax(error_a))
+    np.testing.assert_array_equal(strips[0, :, :8], a[worst])
+    np.testing.assert_allclose(np.abs(strips[:, :, 16:] - strips[:, :, :8]).mean((1, 2, 3)), cases["worst_errors_a2b"],
+                               rtol=1e-5)
+    np.testing.assert_allclose(strips[0, :, 8:16], model.translate(a[worst:worst + 1], "a2b")[0], rtol=1e-5, atol=1e-6)
+    figures = model.figures(x[:3])
+    assert figures["translations"].shape == figures["worst_cycle_reconstructions"].shape == (3, 8, 24, 1)

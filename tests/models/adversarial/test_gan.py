@@ -5,26 +5,33 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfdgm.data import load_arrays
+from tfdgm.data import load
 from tfdgm.inference import adversarial as objectives
 from tfdgm.metrics.coverage import mode_coverage
 from tfdgm.models import GAN, WGANGP
 
 
 @pytest.mark.parametrize(
-    "model_class, optimizer, epochs",
+    "model_class, optimizer, steps",
     [
-        (GAN, lambda: keras.optimizers.Adam(1e-3, beta_1=0.5), 30),
-        (WGANGP, lambda: keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.9), 20),
+        (GAN, lambda: keras.optimizers.Adam(1e-3, beta_1=0.5), 1000),
+        (WGANGP, lambda: keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.9), 4000),
     ],
 )
-def test_covers_at_least_seven_of_eight_gaussians(model_class, optimizer, epochs):
-    """Measured with these seeds: 8/8 modes, ~94% of samples within 3 std of a mode."""
-    x, _ = load_arrays("8gaussians")
+def test_covers_at_least_seven_of_eight_gaussians(model_class, optimizer, steps):
+    """The benchmark's recipe (benchmarks/gans.py, toy section, seed 0): the tfdgm.data
+    pipeline, batch 256, a fixed number of generator steps.
+
+    WGAN-GP needs the longer budget: at ~600 steps it is still moving between modes
+    (measured over 6 seeds / data orders: 3-8 modes, 27-40% of samples near a mode;
+    one favourable draw reached 8/8 and 93%), and settles by 3000-4000 steps (seeds
+    0 and 1: 8/8 modes, 96-97% near a mode at 4000).
+    """
     keras.utils.set_random_seed(0)
     model = model_class(event_shape=(2,), hidden_units=(64, 64), noise_dim=8)
-    model.compile(optimizer=optimizer())
-    model.fit(x[:8192], batch_size=256, epochs=epochs, verbose=0)
+    model.compile(optimizer=optimizer(), steps_per_execution=50)
+    stream = load("8gaussians", batch_size=256, shuffle=True, seed=0, drop_remainder=True).repeat()
+    model.fit(stream.take(steps), epochs=1, verbose=0)
     coverage = mode_coverage(model.generate(2000, seed=0).numpy(), "8gaussians")
     assert coverage["modes_covered"] >= 7, coverage
     assert coverage["high_quality_fraction"] > 0.7, coverage

@@ -34,6 +34,8 @@ class CycleGAN(AdversarialModel):
     `discriminator_a` is D_A. `translate(x, "a2b" | "b2a")` maps a batch.
     `sample(n)` returns [F(b) | G(a)] couples for the latest training couples
     (a buffer of 64), so per-epoch sample pictures show translations.
+    `failure_cases(x)` shows where it fails, as the paper does (Sec. 5.3,
+    Fig. 17): the couples whose cycles a -> G(a) -> F(G(a)) come back worst.
 
     References:
       Zhu, Park, Isola & Efros, "Unpaired Image-to-Image Translation using
@@ -162,6 +164,51 @@ class CycleGAN(AdversarialModel):
 
     def interpolate(self, *args, **kwargs):
         raise ValueError("CycleGAN has no noise to interpolate in; use translate()")
+
+    # ------------------------------------------------------- failure cases
+    def cycle_errors(self, x):
+        """Per-couple cycle errors of couples x = [a | b]: -> (mean |F(G(a)) - a|, mean |G(F(b)) - b|), each [batch]."""
+        self._ensure_built()
+        a, b = self.split_couple(self.validate_input(x))
+        axes = list(range(1, len(self.domain_shape) + 1))
+        error_a = tf.reduce_mean(tf.abs(self.translate(self.translate(a, "a2b"), "b2a") - a), axes)
+        error_b = tf.reduce_mean(tf.abs(self.translate(self.translate(b, "b2a"), "a2b") - b), axes)
+        return error_a, error_b
+
+    def cycle_strips(self, x, direction="a2b"):
+        """Rows [x | G(x) | F(G(x))] ("a2b", x = a) or [x | F(x) | G(F(x))] ("b2a", x = b), images side by side.
+        x: [batch, *domain_shape] -> [batch, H, 3W, C] (vectors: [batch, 3D])."""
+        there = self.translate(x, direction)
+        back = self.translate(there, "b2a" if direction == "a2b" else "a2b")
+        return tf.concat([self._check_domain(x), there, back], axis=-1 if self.event_ndims == 1 else 2)
+
+    def failure_cases(self, x, num_cases=8):
+        """The seed's failure cases: the couples whose cycles come back worst.
+
+        Arguments:
+          x: [n, *event_shape] couples [a | b] (model space); num_cases: rows per direction.
+        Returns:
+          dict: "worst_cycles_a2b" ([a | G(a) | F(G(a))] rows, largest |F(G(a)) - a| first),
+          "worst_cycles_b2a" (the same for b), "best_cycles_a2b" (smallest errors, for
+          contrast), and their errors "worst_errors_a2b", "worst_errors_b2a", "best_errors_a2b".
+        """
+        error_a, error_b = (e.numpy() for e in self.cycle_errors(x))
+        a, b = self.split_couple(self.validate_input(x))
+        k = min(int(num_cases), len(error_a))
+        worst_a, worst_b, best_a = np.argsort(-error_a)[:k], np.argsort(-error_b)[:k], np.argsort(error_a)[:k]
+        return {
+            "worst_cycles_a2b": self.cycle_strips(tf.gather(a, worst_a), "a2b"),
+            "worst_cycles_b2a": self.cycle_strips(tf.gather(b, worst_b), "b2a"),
+            "best_cycles_a2b": self.cycle_strips(tf.gather(a, best_a), "a2b"),
+            "worst_errors_a2b": error_a[worst_a], "worst_errors_b2a": error_b[worst_b], "best_errors_a2b": error_a[best_a],
+        }
+
+    def figures(self, x):
+        """Run-directory pictures of couples x: "translations" ([a | G(a) | F(G(a))] rows)
+        and "worst_cycle_reconstructions" (x's couples ordered by a's cycle error, worst first)."""
+        a, _ = self.split_couple(self.validate_input(x))
+        cases = self.failure_cases(x, num_cases=len(a))
+        return {"translations": self.cycle_strips(a, "a2b"), "worst_cycle_reconstructions": cases["worst_cycles_a2b"]}
 
     # --------------------------------------------------------------- training
     def _adversarial(self, logits, target_real):
