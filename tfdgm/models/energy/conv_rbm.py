@@ -61,6 +61,11 @@ class ConvRBM(EnergyModel):
     `learning_rate` is a per-position step as for a dense RBM. The sparsity
     regularizer (Sec. 3.5) pushes each group's mean hidden activation towards
     `sparsity_target` through the hidden biases (`sparsity_penalty`).
+    The default step (0.05, momentum 0.5) is conservative: on 10,000
+    binarized Fashion-MNIST images (3 epochs, batch 64, 24 filters of 9 x 9)
+    the one-step reconstruction error fell to 96.2 with learning_rate=0.2 and
+    to 79.6 with learning_rate=0.5, momentum=0.9 (whose filters show more
+    edge and stroke structure; both kept the mean activation at 0.02-0.025).
 
     References:
       Lee, Grosse, Ranganath & Ng, "Convolutional deep belief networks for
