@@ -238,9 +238,28 @@ class MaskedDense(keras.layers.Layer):
                 f"MaskedDense: expected a mask of shape {[input_dim, self.units]} or [K, {input_dim}, {self.units}], "
                 f"got {list(mask.shape)}"
             )
-        self.kernel = self.add_weight(
-            name="kernel", shape=(input_dim, self.units), initializer=self.kernel_initializer
-        )
+        if self.num_blocks > 1 and mask is not None and mask.ndim == 2:
+            self.blocks = block_plan(mask, self.num_blocks)
+        if self.blocks is None:
+            self.kernel = self.add_weight(
+                name="kernel", shape=(input_dim, self.units), initializer=self.kernel_initializer
+            )
+        else:
+            # One weight per non-zero block W[R_j, C_j] (the blocks partition the
+            # columns), initialized as slices of one full-shape draw.
+            full = np.asarray(self.kernel_initializer((input_dim, self.units)), np.float32)
+            self.kernel = None
+            self.kernel_blocks, self.mask_blocks = [], []
+            for j, (rows, columns) in enumerate(self.blocks):
+                if not len(rows):
+                    continue
+                block = np.ix_(rows, columns)
+                self.kernel_blocks.append(self.add_weight(
+                    name=f"kernel_block_{j}", shape=(len(rows), len(columns)),
+                    initializer=keras.initializers.Constant(full[block])))
+                self.mask_blocks.append(self.add_weight(
+                    name=f"mask_block_{j}", shape=(len(rows), len(columns)),
+                    initializer=keras.initializers.Constant(mask[block]), trainable=False))
         self.bias = (
             self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
             if self.use_bias
@@ -252,8 +271,6 @@ class MaskedDense(keras.layers.Layer):
             initializer="ones" if mask is None else keras.initializers.Constant(mask),
             trainable=False,
         )
-        if self.num_blocks > 1 and mask is not None and mask.ndim == 2:
-            self.blocks = block_plan(mask, self.num_blocks)
         self.built = True
 
     @property
@@ -280,6 +297,9 @@ class MaskedDense(keras.layers.Layer):
                 raise ValueError("MaskedDense: expected a mask inside the block plan fixed at build "
                                  f"(num_blocks={self.num_blocks}), got one outside it; use num_blocks=1 "
                                  "for masks that are redrawn")
+            blocks = [np.ix_(rows, columns) for rows, columns in self.blocks if len(rows)]
+            for variable, block in zip(self.mask_blocks, blocks):
+                variable.assign(mask[block])
         self.mask.assign(mask)
 
     def call(self, x, mask_index=None):
@@ -297,12 +317,12 @@ class MaskedDense(keras.layers.Layer):
 
     def _block_call(self, x):
         """x (W * M) + b as a sum of the non-zero blocks (`block_plan`)."""
-        masked = self.kernel * self.mask
         parts, placed = [], []
+        weights = iter(zip(self.kernel_blocks, self.mask_blocks))
         for rows, columns in self.blocks:
             if len(rows):
-                weights = _take(_take(masked, rows, 0), columns, 1)
-                parts.append(tf.matmul(_take(x, rows, 1), weights))
+                kernel, mask = next(weights)
+                parts.append(tf.matmul(_take(x, rows, 1), kernel * mask))
             else:  # columns that see no input
                 parts.append(tf.zeros(tf.stack([tf.shape(x)[0], len(columns)]), x.dtype))
             placed.append(columns)

@@ -134,3 +134,46 @@ def test_export_reloads_in_fresh_process_importing_only_tensorflow(tmp_path, num
     x = np.random.default_rng(0).normal(size=(4, 2, 2)).astype(np.float32)
     labels = None if num_classes is None else np.array([2, 0, 1, 2], np.int32)
     check_export_in_fresh_process(model, x, tmp_path, labels)
+
+
+@pytest.mark.parametrize("order", ["natural", "reversed", "random"])
+def test_block_sparse_masked_product_is_the_same_function_and_stays_autoregressive(order):
+    """num_blocks > 1 multiplies only the non-zero blocks of W * M: with the
+    dense kernel's entries copied into the blocks, outputs and gradients
+    equal the dense layer's, and outputs still ignore inputs at or after them."""
+    from tfdgm.models.autoregressive.made import MADENetwork
+
+    networks = {}
+    for num_blocks in (1, 4):
+        network = MADENetwork(num_params=2, hidden_units=[24, 20], order=order, zero_init_output=False,
+                              log_scale_bound=None, seed=2, num_blocks=num_blocks)
+        network.build((None, 12))
+        networks[num_blocks] = network
+    rng = np.random.default_rng(0)
+    dense, blocked = networks[1], networks[4]
+    layers = list(zip([*dense.hidden_layers, dense.output_layer], [*blocked.hidden_layers, blocked.output_layer]))
+    assert all(b.blocks is not None for _, b in layers)
+    for d, b in layers:
+        d.kernel.assign(rng.normal(0.0, 0.5, d.kernel.shape).astype(np.float32))
+        d.bias.assign(rng.normal(0.0, 0.5, d.bias.shape).astype(np.float32))
+        b.bias.assign(d.bias)
+        kernel = d.kernel.numpy()
+        for variable, (rows, columns) in zip(b.kernel_blocks, [blk for blk in b.blocks if len(blk[0])]):
+            variable.assign(kernel[np.ix_(rows, columns)])
+        assert sum(v.shape[0] * v.shape[1] for v in b.kernel_blocks) < 0.85 * kernel.size  # fewer multiply-adds
+    x = tf.constant(rng.normal(size=(5, 12)).astype(np.float32))
+    jacobians = {}
+    for num_blocks, network in networks.items():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            params = network(x)
+        jacobians[num_blocks] = tape.batch_jacobian(params, x).numpy()
+    np.testing.assert_allclose(blocked(x).numpy(), dense(x).numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jacobians[4], jacobians[1], rtol=1e-5, atol=1e-5)
+    degrees = blocked.input_degrees
+    jacobian = np.abs(jacobians[4]).max(axis=(0, 2))
+    assert np.all(jacobian[degrees[None, :] >= degrees[:, None]] == 0.0)
+    from tests.bijector_checks import assert_bijector_correct
+
+    model = randomize(MAF(event_shape=(6,), num_layers=2, hidden_units=[16], num_blocks=3))
+    assert_bijector_correct(model.bijector(), rng.normal(size=(4, 6)).astype(np.float32), event_ndims=1)
