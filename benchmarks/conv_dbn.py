@@ -7,20 +7,21 @@ useful by training a linear classifier on them with few labels (their MNIST
 table: test error with 1,000 ... 60,000 labelled examples). This script does
 the same at a small budget:
 
-* a `ConvDBN` is trained greedily, layer by layer, inside one `fit`, on
-  statically binarized images (the epochs are split evenly over the layers);
-  training images/s is reported per layer, from the last epoch of each layer
-  (the first ones include XLA compilation);
-* layer-1 filters and layer-2 receptive fields (weighted combinations of
-  layer-1 filters) are written as PNG grids under `benchmarks/results/`;
+* a `ConvDBN` with the library's default layers for the dataset is trained
+  greedily inside one `fit` (`epochs_per_layer` epochs per layer) on
+  statically binarized images (`--preprocess`); training images/s is reported
+  per layer from the last epoch of each layer (the first includes XLA
+  compilation; a layer-2 step includes the layer-1 up pass);
+* layer-1 filters, layer-2 receptive fields (weighted combinations of layer-1
+  filters) and 16 samples are written as PNG grids under `benchmarks/results/`;
 * scikit-learn `LogisticRegression` (multinomial, L2 strength chosen on the
-  validation split from a small grid, features standardized on the training
-  examples) is trained on: raw pixels in [0, 1], the layer-1 pooling units, the
-  layer-2 pooling units, and both layers concatenated (the paper's feature
-  vector); test accuracy with `--few-labels` labelled examples and with all the
-  training examples used;
-* the side-by-side speed ratio: layer-1 ConvRBM CD-1 steps with XLA against the
-  same steps without XLA, interleaved in one run.
+  validation split from {0.01, 0.1, 1}, features standardized on the training
+  examples) is trained on raw pixels in [0, 1], on the binarized pixels the DBN
+  sees, on the layer-2 pooling units, and on layers 1 + 2 concatenated (the
+  paper's feature vector); test accuracy with few labels (100 digits, 1,000
+  Fashion-MNIST) and with every training example used;
+* the side-by-side speed ratio: layer-1 ConvRBM CD-1 training with XLA against
+  the same without XLA, interleaved rounds in one run.
 
 Run (the figures in benchmarks/README.md):
   cd /work/main && flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/conv_dbn.py
