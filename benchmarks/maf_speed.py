@@ -17,7 +17,7 @@ every contender sees the same batches in the same order. The first round
 (nats in logit space, and bits/dim in pixel space) after the same steps.
 
   flock /tmp/tfdgm-cpu.lock .venv/bin/python benchmarks/maf_speed.py \
-      [--num-layers 5] [--hidden 512] [--batch-size 128] [--rounds 4] [--steps 50]
+      [--num-layers 5] [--hidden 512] [--batch-size 128] [--rounds 4] [--steps 50] [--num-blocks 4]
 """
 
 import argparse
@@ -119,6 +119,8 @@ def main():
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--num-train", type=int, default=20000)
     parser.add_argument("--num-test", type=int, default=2000)
+    parser.add_argument("--num-blocks", type=int, default=1,
+                        help="tfdgm MAF's block-sparse masked products (1: dense; same function either way)")
     parser.add_argument("--no-peer-xla", action="store_true", help="skip the XLA-compiled peer")
     parser.add_argument("--out", default=None, help="also write the results as JSON here")
     args = parser.parse_args()
@@ -133,7 +135,7 @@ def main():
     # tfdgm: model.fit, one epoch per round; the callback times each epoch and
     # runs the peers' rounds in between (outside the timed span).
     model = MAF(event_shape=(784,), num_layers=args.num_layers, hidden_units=args.hidden,
-                log_scale_bound=BOUND, batch_norm=False)
+                log_scale_bound=BOUND, batch_norm=False, num_blocks=args.num_blocks)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
 
     peers = {"tfp": TfpPeer(args.num_layers, args.hidden, args.learning_rate, jit_compile=False)}
