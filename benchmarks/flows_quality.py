@@ -76,7 +76,8 @@ def main():
                                 shuffle=True, drop_remainder=True).repeat()
         test = tfdgm_data.load("fashion_mnist", "test", preprocess=preprocess, batch_size=500,
                                num_examples=args.test_examples, seed=1)
-        model = cls(event_shape=info.event_shape, data_transform=preprocess, **params)
+        transform = tfdgm_data.parse_preprocessing(preprocess, info)
+        model = cls(event_shape=info.event_shape, data_transform=transform, **params)
         results["fashion_mnist"][name] = {"params": params, "preprocess": preprocess,
                                           **_train_and_test(model, learning_rate, train, test, args.image_steps)}
         print(name, "fashion_mnist", json.dumps(results["fashion_mnist"][name]), flush=True)
