@@ -76,8 +76,16 @@ class CausalConv1D(keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        x = tf.pad(x, [[0, 0], [self.queue_length, 0], [0, 0]])
-        y = tf.nn.conv1d(x, self.kernel, stride=1, padding="VALID", dilations=self.dilation)
+        # A sum of k shifted matrix products rather than `tf.nn.conv1d(...,
+        # dilations=d)`: TF's CPU kernel has no gradient for dilation > 1 outside
+        # XLA ("Current CPU implementations do not yet support dilation rates
+        # larger than 1" from Conv2DBackpropInput), and k is small (2 in WaveNet).
+        length = tf.shape(x)[1]
+        padded = tf.pad(x, [[0, 0], [self.queue_length, 0], [0, 0]])
+        y = tf.add_n([
+            tf.einsum("btc,cf->btf", padded[:, j * self.dilation:j * self.dilation + length], self.kernel[j])
+            for j in range(self.kernel_size)
+        ])
         return y if self.bias is None else y + self.bias
 
     def step(self, queue, x_t):
