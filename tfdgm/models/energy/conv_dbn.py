@@ -13,7 +13,7 @@ from tfdgm.distributions.conv_rbm import (
 from tfdgm.inference.gibbs import run_chain, split_seed
 from tfdgm.models.base import as_seed
 from tfdgm.models.energy.base import EnergyModel
-from tfdgm.models.energy.conv_rbm import ConvRBM, _as_size, sparsity_penalty
+from tfdgm.models.energy.conv_rbm import ConvRBM, _as_size, default_learning_rate, sparsity_penalty
 from tfdgm.models.energy.dbn import LayerStack
 
 __all__ = ["ConvDBN"]
@@ -87,7 +87,7 @@ class ConvDBN(LayerStack, EnergyModel):
             raise ValueError(f"expected num_filters as positive ints, got {num_filters!r}")
         num_layers = len(widths)
         if learning_rate is None:
-            learning_rate = 0.05 if visible == "binary" else 0.01
+            learning_rate = default_learning_rate(visible)
         targets = _per_layer(sparsity_target, num_layers, "sparsity_target",
                              lambda t: None if t is None else float(t))
         for target in targets:
