@@ -328,31 +328,12 @@ class ConvDBN(LayerStack, EnergyModel):
             if self.layer_activity[layer] is not None:
                 loss += sparsity_penalty(distribution.hidden_probs(flat), variables[1], self.layer_activity[layer],
                                          self.sparsity_targets[layer], self.sparsity_cost)
-        gradients = tape.gradient(loss, variables)
-        full = []
-        for other in range(self.num_layers):
-            full += gradients if other == layer else [tf.zeros_like(v) for v in self._layer_variables(other)]
-        return full, tf.reduce_mean(positive)
+        return self._full_gradients(layer, tape.gradient(loss, variables)), tf.reduce_mean(positive)
 
     def train_step(self, data):
         x, _ = self.unpack(data)
         images = self.validate_input(x)
-        flat = self._flat(images)
-        self._track_data_mean(flat)
-        seed = self._next_seed()
-        branches = [lambda layer=layer: self._layer_step(layer, images, seed) for layer in range(self.num_layers)]
-        stage = tf.cast(self.stage, tf.int32)
-        gradients, free_energy = tf.switch_case(stage, branches)
-        variables, masks = [], []
-        for layer in range(self.num_layers):
-            for variable in self._layer_variables(layer):
-                variables.append(variable)
-                masks.append(tf.cast(tf.equal(stage, layer), tf.float32))
-        self.apply_smoothed_gradients(gradients, variables, masks)
-        self.log_z.assign(float("nan"))
-        self._free_energy_tracker.update_state(free_energy)
-        self._reconstruction_tracker.update_state(tf.reduce_sum(tf.square(flat - self.reconstruction(flat)), -1))
-        return {m.name: m.result() for m in self.metrics}
+        return self._greedy_train_step(images, self._flat(images))
 
     def test_step(self, data):
         x, _ = self.unpack(data)

@@ -41,6 +41,33 @@ class LayerStack:
     def sizes(self):
         return [self.num_dims, *self.num_hidden]
 
+    def _full_gradients(self, layer, gradients):
+        """`gradients` of layer `layer` padded with zeros for every other layer's variables."""
+        full = []
+        for other in range(self.num_layers):
+            full += gradients if other == layer else [tf.zeros_like(v) for v in self._layer_variables(other)]
+        return full
+
+    def _greedy_train_step(self, layer_input, flat):
+        """One CD update of the layer the current `stage` trains (`_layer_step(layer,
+        layer_input, seed)` -> (gradients of every layer, free energy)); the other
+        layers' smoothed gradients are masked to zero. `flat`: [n, V] data."""
+        self._track_data_mean(flat)
+        seed = self._next_seed()
+        stage = tf.cast(self.stage, tf.int32)
+        branches = [lambda layer=layer: self._layer_step(layer, layer_input, seed) for layer in range(self.num_layers)]
+        gradients, free_energy = tf.switch_case(stage, branches)
+        variables, masks = [], []
+        for layer in range(self.num_layers):
+            for variable in self._layer_variables(layer):
+                variables.append(variable)
+                masks.append(tf.cast(tf.equal(stage, layer), tf.float32))
+        self.apply_smoothed_gradients(gradients, variables, masks)
+        self.log_z.assign(float("nan"))
+        self._free_energy_tracker.update_state(free_energy)
+        self._reconstruction_tracker.update_state(tf.reduce_sum(tf.square(flat - self.reconstruction(flat)), -1))
+        return {m.name: m.result() for m in self.metrics}
+
 
 class LayerSchedule(keras.callbacks.Callback):
     """Sets a staged model's training stage at each epoch start (greedy
@@ -206,30 +233,12 @@ class DBN(LayerStack, EnergyModel):
             loss = tf.reduce_mean(positive) - tf.reduce_mean(rbm_free_energy(negative, weights, visible_bias,
                                                                              hidden_bias))
             loss += 0.5 * self.weight_decay * tf.reduce_sum(tf.square(weights))
-        gradients = tape.gradient(loss, variables)
-        full = []
-        for other in range(self.num_layers):
-            full += gradients if other == layer else [tf.zeros_like(v) for v in self._layer_variables(other)]
-        return full, tf.reduce_mean(positive)
+        return self._full_gradients(layer, tape.gradient(loss, variables)), tf.reduce_mean(positive)
 
     def train_step(self, data):
         x, _ = self.unpack(data)
         flat = self._flat(self.validate_input(x))
-        self._track_data_mean(flat)
-        seed = self._next_seed()
-        branches = [lambda layer=layer: self._layer_step(layer, flat, seed) for layer in range(self.num_layers)]
-        gradients, free_energy = tf.switch_case(tf.cast(self.stage, tf.int32), branches)
-        stage = tf.cast(self.stage, tf.int32)
-        variables, masks = [], []
-        for layer in range(self.num_layers):
-            for variable in self._layer_variables(layer):
-                variables.append(variable)
-                masks.append(tf.cast(tf.equal(stage, layer), tf.float32))
-        self.apply_smoothed_gradients(gradients, variables, masks)
-        self.log_z.assign(float("nan"))
-        self._free_energy_tracker.update_state(free_energy)
-        self._reconstruction_tracker.update_state(tf.reduce_sum(tf.square(flat - self.reconstruction(flat)), -1))
-        return {m.name: m.result() for m in self.metrics}
+        return self._greedy_train_step(flat, flat)
 
     def test_step(self, data):
         x, _ = self.unpack(data)
