@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 
 import tfdgm  # noqa: E402
 from tfdgm.models import ConvDBN, ConvRBM  # noqa: E402
+from tfdgm.training import EpochTimer  # noqa: E402
 from tfdgm.visualize import conv_filter_grid, image_grid, second_layer_receptive_fields, write_png  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -56,20 +57,6 @@ def _arrays(name, split, preprocess, num):
                            num_examples=num)
     xs, ys = zip(*[(np.asarray(x), np.asarray(y)) for x, y in data])
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of every epoch of one `fit`."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def _features(model, x, layer, batch_size=500):

@@ -337,11 +337,16 @@ class DensityModel(GenerativeModel):
         self._bpd_tracker.update_state(-data_log_prob / (self.num_dims * math.log(2.0)))
         return {m.name: m.result() for m in self.metrics}
 
+    def training_distribution(self, context=None):
+        """The distribution whose NLL a train step minimizes (default: `distribution`;
+        MADE picks the step's mask here)."""
+        return self.distribution(context)
+
     def train_step(self, data):
         x, context = self.unpack(data)
         x = self.validate_input(x)
         with tf.GradientTape() as tape:
-            log_prob = self.distribution(context).log_prob(x)
+            log_prob = self.training_distribution(context).log_prob(x)
             loss = -tf.reduce_mean(log_prob)
         self.apply_gradients(tape, loss)
         return self._update_metrics(log_prob, x)

@@ -537,16 +537,10 @@ class MADE(ClassConditional, DensityModel):
         per_mask = tf.stack([self.distribution(context, mask_index=k).log_prob(x) for k in range(num_test_masks)])
         return tf.reduce_logsumexp(per_mask, 0) - tf.math.log(float(num_test_masks))
 
-    def train_step(self, data):
-        """-mean log p_k(x) with k the step's mask (order/connectivity-agnostic training)."""
-        x, context = self.unpack(data)
-        x = self.validate_input(x)
-        mask_index = self.training_mask_index()
-        with tf.GradientTape() as tape:
-            log_prob = self.distribution(context, mask_index=mask_index).log_prob(x)
-            loss = -tf.reduce_mean(log_prob)
-        self.apply_gradients(tape, loss)
-        return self._update_metrics(log_prob, x)
+    def training_distribution(self, context=None):
+        """p_k with k the step's mask: the train step minimizes -mean log p_k(x)
+        (order/connectivity-agnostic training)."""
+        return self.distribution(context, mask_index=self.training_mask_index())
 
     def test_step(self, data):
         x, context = self.unpack(data)
