@@ -116,6 +116,8 @@ def main():
     parser.add_argument("--wavenet-layers", type=int, default=9, help="per block: dilations 1 .. 2^(layers-1)")
     parser.add_argument("--naive-samples", type=int, default=200)
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--only", nargs="+", choices=["NADE", "PixelCNN", "GatedPixelCNN"],
+                        help="train and evaluate only these models (the speed part always runs)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "autoregressive.json"))
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
@@ -129,6 +131,8 @@ def main():
              "binarize:static", args.pixelcnn_steps),
             ("GatedPixelCNN", gated, None, args.gated_steps),
         ):
+            if args.only and name not in args.only:
+                continue
             results["quality"].append(_quality(name, model, preprocess, steps, args)[0])
             with open(args.out + ".partial", "w", encoding="utf-8") as handle:  # survives an interrupted run
                 json.dump(results, handle, indent=2)

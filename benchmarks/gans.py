@@ -133,8 +133,8 @@ def cloud_benchmarks(steps, picture, num_eval=200):
     # Point-level kernel MMD^2 between each test cloud and its reconstruction (bandwidth 0.1 in [-1, 1]^2).
     point_mmd = pointcloud.mmd(model.reconstruct(test[:num_eval], seed=1), test[:num_eval])
     paths = [model.interpolate(test[i], test[i + 1], num_steps=8, seed=0) for i in range(0, 8, 2)]
-    write_png(picture, samples_picture(np.concatenate([np.concatenate([test[i:i + 1], p, test[i + 1:i + 2]])
-                                                       for i, p in zip(range(0, 8, 2), paths)])))
+    rows = [np.concatenate([test[i:i + 1], p, test[i + 1:i + 2]]) for i, p in zip(range(0, 8, 2), paths)]
+    write_png(picture, samples_picture(np.concatenate(rows), num_columns=len(rows[0])))  # one path per row
     return {"pointcloud_gan/pointcloud_digits": {
         "generator_steps": steps, "steps_per_second": round(steps_per_second, 2),
         "mmd_cd": float(pointcloud.minimum_matching_distance(test[:num_eval], generated)),
@@ -184,10 +184,17 @@ def main():
     parser.add_argument("--cycle-steps", type=int, default=300)
     parser.add_argument("--cycle-seconds", type=float, default=None, help="optional CycleGAN training time cap")
     parser.add_argument("--num-eval", type=int, default=2000)
+    parser.add_argument("--sections", nargs="+", default=["toy", "pointcloud", "fashion_mnist", "cyclegan"],
+                        choices=["toy", "pointcloud", "fashion_mnist", "cyclegan"],
+                        help="run only these sections; figures of the others already in --out are kept")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "gans.json"))
     args = parser.parse_args()
-    results = {"threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
-               "command": "python benchmarks/gans.py " + " ".join(sys.argv[1:])}
+    results = {}
+    if os.path.exists(args.out) and set(args.sections) != {"toy", "pointcloud", "fashion_mnist", "cyclegan"}:
+        with open(args.out, encoding="utf-8") as handle:  # a partial rerun updates the sections it runs
+            results = json.load(handle)
+    results["threads"] = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    command = "python benchmarks/gans.py " + " ".join(sys.argv[1:])
     folder = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(folder, exist_ok=True)
     sections = (
@@ -198,6 +205,8 @@ def main():
                                               os.path.join(folder, "cyclegan_failure_cases.png"), args.cycle_seconds)),
     )
     for section, run in sections:
+        if section not in args.sections:
+            continue
         start = time.perf_counter()
         try:
             results[section] = run()
@@ -205,6 +214,7 @@ def main():
             results[section] = {"error": f"{type(error).__name__}: {error}"}
             print(section, "failed:", results[section]["error"], flush=True)
         results.setdefault("seconds", {})[section] = round(time.perf_counter() - start, 1)
+        results.setdefault("commands", {})[section] = command
         with open(args.out, "w", encoding="utf-8") as handle:  # after every section
             json.dump(results, handle, indent=2, sort_keys=True)
     print(f"written to {args.out}")

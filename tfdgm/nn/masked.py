@@ -75,8 +75,12 @@ def hidden_degrees(num_units, previous_degrees, num_inputs, method="equal", rng=
 
     Each unit's degree lies in [min_k' m^{l-1}(k'), D - 1], so that every unit
     reaches at least one output. "random" draws it uniformly from that range
-    (the paper); "equal" cycles through the range so that every degree gets
-    (nearly) the same number of units (deterministic).
+    (the paper); "equal" is deterministic: a layer at least as wide as the
+    range cycles through it (every degree gets nearly the same number of
+    units), a narrower one spreads its degrees evenly from one end of the
+    range to the other, so that late outputs still see late inputs (cycling
+    would stop at degree `num_units`: with 512 units on 784 inputs no output
+    would see inputs 513-783).
 
     Arguments:
       num_units: width of the layer.
@@ -90,7 +94,9 @@ def hidden_degrees(num_units, previous_degrees, num_inputs, method="equal", rng=
     low = int(np.min(previous_degrees))
     high = max(low, num_inputs - 1)
     if method == "equal":
-        return low + np.arange(num_units) % (high - low + 1)
+        if num_units >= high - low + 1:
+            return low + np.arange(num_units) % (high - low + 1)
+        return np.round(np.linspace(low, high, num_units)).astype(np.int64)
     if method == "random":
         rng = rng if rng is not None else np.random.RandomState()
         return rng.randint(low, high + 1, size=num_units)

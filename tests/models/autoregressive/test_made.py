@@ -12,7 +12,7 @@ from tests.helpers import binary_states
 from tests.models.autoregressive.common import check_export_in_fresh_process, grid_mass, randomize
 from tfdgm.models import MADE, IndependentBernoulli
 from tfdgm.models.autoregressive.made import MADENetwork
-from tfdgm.nn.masked import MaskResampling, input_degrees, input_order
+from tfdgm.nn.masked import MaskResampling, hidden_degrees, input_degrees, input_order, made_masks
 
 
 def _random_network(order, num_inputs=6, context_dim=None, seed=0):
@@ -302,3 +302,22 @@ def test_a_mask_set_needs_something_to_vary():
     model = MADE(event_shape=(3,), num_masks=2, order_agnostic=True)
     with pytest.raises(ValueError, match="expected a single-mask network, got num_masks=2"):
         model.resample_masks(0)
+
+
+@pytest.mark.parametrize("units", [[6], [6, 6], [512]])
+def test_equal_hidden_degrees_narrower_than_the_inputs_still_reach_the_last_inputs(units):
+    """A layer narrower than D - 1 spreads its degrees over [1, D - 1]: the
+    last output then depends on input D - 1 (cycling 1..H would cut it off)."""
+    num_inputs = 784 if units == [512] else 20
+    degrees_in = input_degrees(np.arange(num_inputs))
+    layers, below = [], degrees_in
+    for width in units:
+        below = hidden_degrees(width, below, num_inputs, "equal")
+        layers.append(below)
+    assert layers[0].min() == 1 and layers[0].max() == num_inputs - 1
+    masks = made_masks(degrees_in, layers, degrees_in)
+    reach = masks[0].astype(np.int64)
+    for mask in masks[1:]:
+        reach = (reach @ mask.astype(np.int64) > 0).astype(np.int64)
+    assert reach[num_inputs - 2, num_inputs - 1] == 1  # input D - 1 -> output D
+    assert not np.any(np.tril(reach))  # still autoregressive: input d never reaches outputs <= d
