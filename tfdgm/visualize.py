@@ -73,23 +73,24 @@ def write_png(path, picture):
     return path
 
 
-def samples_picture(samples, num_levels=None):
+def samples_picture(samples, num_levels=None, num_columns=None):
     """The right picture for a batch of data-space samples.
 
     Images [n, H, W, C] are shown in [0, 1] (divided by `num_levels - 1` when
     the data has discrete levels); vectors [n, 2] as a scatter density;
     point clouds [n, points, 2] as a grid of scatter densities. Returns None for data with no natural picture.
+    `num_columns` sets the tiles per row of a grid (default: about square).
     """
     samples = np.asarray(samples, np.float32)
     if samples.ndim == 4:
         if num_levels:
             samples = samples / float(num_levels - 1)
-        return image_grid(samples)
+        return image_grid(samples, num_columns)
     if samples.ndim == 2 and samples.shape[1] == 2:
         return scatter_image(samples)
     if samples.ndim == 3 and samples.shape[2] == 2:  # point clouds [n, points, 2]
         tiles = [scatter_image(cloud, 64, [(-1.0, 1.0), (-1.0, 1.0)]) / 255.0 for cloud in samples]
-        return image_grid(np.stack(tiles))
+        return image_grid(np.stack(tiles), num_columns)
     return None  # no picture for other data (word counts, audio)
 
 
