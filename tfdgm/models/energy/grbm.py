@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tfdgm.distributions.rbm_gaussian import GaussianBernoulliRBMDistribution
 from tfdgm.models.energy.base import EnergyModel
-from tfdgm.models.energy.rbm import filters_picture
+from tfdgm.models.energy.rbm import DenseFilters
 
 __all__ = ["GaussianBernoulliRBM"]
 
@@ -14,7 +14,7 @@ __all__ = ["GaussianBernoulliRBM"]
 _LOG_SCALE_RANGE = (-5.0, 3.0)
 
 
-class GaussianBernoulliRBM(EnergyModel):
+class GaussianBernoulliRBM(DenseFilters, EnergyModel):
     """Real visibles, binary hiddens: p(v|h) = Normal(b + s (W h), s^2).
 
     E(v, h) = sum_i (v_i - b_i)^2 / (2 s_i^2) - h.c - sum_ij (v_i / s_i) W_ij h_j
@@ -86,27 +86,9 @@ class GaussianBernoulliRBM(EnergyModel):
             num_steps=self.sampling_steps if num_steps is None else num_steps,
         )
 
-    def features(self, v):
-        return self.distribution().hidden_probs(self.validate_input(v, "v"))
-
     def reconstruction(self, flat):
         distribution = self.distribution()
         return distribution.visible_mean(distribution.hidden_probs(flat))
 
-    def _coupling_weights(self):
-        return [self.weights_vh]
-
     def _hidden_input(self, flat):
         return self.hidden_bias + (flat / self.visible_scale()) @ self.weights_vh
-
-    def filters(self):
-        """The weights of each hidden unit shaped as an example: [H, *event_shape]."""
-        return tf.reshape(tf.transpose(self.weights_vh), [self.num_hidden, *self.event_shape])
-
-    def pictures(self):
-        """`{"filters": uint8 grid}` of the first 100 hidden units' weights
-        for image data (event shape [H, W] or [H, W, 1 or 3]), else `{}`."""
-        shape = tuple(self.event_shape)
-        if not (len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3))):
-            return {}
-        return {"filters": filters_picture(self.weights_vh.numpy(), shape)}

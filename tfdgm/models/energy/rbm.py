@@ -7,10 +7,33 @@ import tensorflow as tf
 from tfdgm.distributions.rbm import BernoulliRBMDistribution
 from tfdgm.models.energy.base import EnergyModel
 
-__all__ = ["BernoulliRBM", "filters_picture"]
+__all__ = ["BernoulliRBM", "DenseFilters", "filters_picture"]
 
 
-class BernoulliRBM(EnergyModel):
+class DenseFilters:
+    """What RBMs with one dense visible-hidden matrix `weights_vh` [V, H]
+    share: hidden features, the coupling weights, and the filters."""
+
+    def features(self, v):
+        return self.distribution().hidden_probs(self.validate_input(v, "v"))
+
+    def _coupling_weights(self):
+        return [self.weights_vh]
+
+    def filters(self):
+        """The weights of each hidden unit shaped as an example: [H, *event_shape]."""
+        return tf.reshape(tf.transpose(self.weights_vh), [self.num_hidden, *self.event_shape])
+
+    def pictures(self):
+        """`{"filters": uint8 grid}` of the first 100 hidden units' weights
+        for image data (event shape [H, W] or [H, W, 1 or 3]), else `{}`."""
+        shape = tuple(self.event_shape)
+        if not (len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3))):
+            return {}
+        return {"filters": filters_picture(self.weights_vh.numpy(), shape)}
+
+
+class BernoulliRBM(DenseFilters, EnergyModel):
     """Binary visibles, binary hiddens: E(v, h) = -v.b - h.c - v W h.
 
     `distribution()` is a `BernoulliRBMDistribution` built from the weights
@@ -59,30 +82,12 @@ class BernoulliRBM(EnergyModel):
             initial_logits=self.base_logits(),
         )
 
-    def features(self, v):
-        return self.distribution().hidden_probs(self.validate_input(v, "v"))
-
     def reconstruction(self, flat):
         distribution = self.distribution()
         return distribution.visible_probs(distribution.hidden_probs(flat))
 
-    def _coupling_weights(self):
-        return [self.weights_vh]
-
     def _hidden_input(self, flat):
         return self.hidden_bias + flat @ self.weights_vh
-
-    def filters(self):
-        """The weights of each hidden unit shaped as an example: [H, *event_shape]."""
-        return tf.reshape(tf.transpose(self.weights_vh), [self.num_hidden, *self.event_shape])
-
-    def pictures(self):
-        """`{"filters": uint8 grid}` of the first 100 hidden units' weights
-        for image data (event shape [H, W] or [H, W, 1 or 3]), else `{}`."""
-        shape = tuple(self.event_shape)
-        if not (len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3))):
-            return {}
-        return {"filters": filters_picture(self.weights_vh.numpy(), shape)}
 
 
 def filters_picture(weights, image_shape, num_filters=100, padding=1):
