@@ -21,6 +21,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from tfdgm import rng
 from tfdgm.distributions.rbm import EnergyDistribution
 from tfdgm.inference import exact
 from tfdgm.inference.ais import AnnealingPath
@@ -110,7 +111,7 @@ def prob_max_pool_log_partition(inputs, pool_size):
 
 def _sample_blocks(logits, seed):
     """One draw of each block's categorical by Gumbel-max. -> one-hot, same shape."""
-    uniform = tf.random.stateless_uniform(tf.shape(logits), seed=seed, minval=1e-20, maxval=1.0)
+    uniform = rng.uniform(tf.shape(logits), seed, minval=1e-20, maxval=1.0)
     gumbel = -tf.math.log(-tf.math.log(uniform))
     return tf.one_hot(tf.argmax(logits + gumbel, axis=-1), logits.shape[-1], dtype=tf.float32)
 
@@ -270,7 +271,7 @@ class ConvRBMDistribution(EnergyDistribution):
         mean = self.visible_mean(h)
         if self.visible == "binary":
             return bernoulli(mean, seed)
-        return mean + tf.random.stateless_normal(tf.shape(mean), seed=seed)
+        return mean + rng.normal(tf.shape(mean), seed)
 
     # ------------------------------------------------------------ energies
     def _visible_term(self, images):
@@ -300,7 +301,7 @@ class ConvRBMDistribution(EnergyDistribution):
         if self.visible == "binary":
             return bernoulli(tf.sigmoid(tf.broadcast_to(self.initial_logits, [n, self._num_visible])), seed)
         mean = tf.reshape(tf.broadcast_to(self.visible_bias, [1, *self.image_shape]), [1, -1])
-        return mean + tf.random.stateless_normal([n, self._num_visible], seed=seed)
+        return mean + rng.normal([n, self._num_visible], seed)
 
     # ------------------------------------------------------------ log Z
     def _num_blocks(self):
@@ -381,7 +382,7 @@ class ConvRBMDistribution(EnergyDistribution):
             top_down = tf.reshape(self.top_down(h), [-1, self._num_visible])
             if binary:
                 return bernoulli(tf.sigmoid((1.0 - beta) * base + beta * (visible_bias + top_down)), visible_seed)
-            return visible_bias + beta * top_down + tf.random.stateless_normal(tf.shape(v), seed=visible_seed)
+            return visible_bias + beta * top_down + rng.normal(tf.shape(v), visible_seed)
 
         if binary:
             log_z_visible = tf.reduce_sum(tf.math.softplus(base))

@@ -10,6 +10,8 @@ References:
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdgm import rng
+
 tfd = tfp.distributions
 
 __all__ = ["DiscretizedLogisticMixture"]
@@ -100,7 +102,7 @@ class DiscretizedLogisticMixture(tfd.Distribution):
         one_hot = tf.one_hot(component, num_components, dtype=tf.float32)
         loc = tf.reduce_sum(one_hot * self._loc, -1)
         scale = tf.reduce_sum(one_hot * self._scale, -1)
-        u = tf.random.stateless_uniform(shape, seed=logistic_seed, minval=1e-6, maxval=1.0 - 1e-6)
+        u = rng.uniform(shape, logistic_seed, minval=1e-6, maxval=1.0 - 1e-6)
         value = loc + scale * (tf.math.log(u) - tf.math.log1p(-u))
         return tf.clip_by_value(tf.round(value), 0.0, float(self._num_levels - 1))
 

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from tfdgm import rng
 from tfdgm.distributions.rbm import EnergyDistribution
 from tfdgm.inference import exact
 from tfdgm.inference.ais import AnnealingPath
@@ -70,11 +71,11 @@ class GaussianBernoulliRBMDistribution(EnergyDistribution):
     def gibbs_step(self, v, seed):
         hidden_seed, visible_seed = tf.unstack(split_seed(seed, 2))
         h = bernoulli(self.hidden_probs(v), hidden_seed)
-        noise = tf.random.stateless_normal(tf.shape(v), seed=visible_seed)
+        noise = rng.normal(tf.shape(v), visible_seed)
         return self.visible_mean(h) + self.visible_scale * noise
 
     def initial_state(self, n, seed):
-        noise = tf.random.stateless_normal([n, self._num_visible], seed=seed)
+        noise = rng.normal([n, self._num_visible], seed)
         return self.visible_bias + self.visible_scale * noise
 
     def exact_log_normalizer(self):
@@ -101,7 +102,7 @@ class GaussianBernoulliRBMDistribution(EnergyDistribution):
         def transition(v, beta, seed):
             hidden_seed, visible_seed = tf.unstack(split_seed(seed, 2))
             h = bernoulli(tf.sigmoid(beta * (hidden_bias + (v / scale) @ weights)), hidden_seed)
-            noise = tf.random.stateless_normal(tf.shape(v), seed=visible_seed)
+            noise = rng.normal(tf.shape(v), visible_seed)
             return bias + scale * (beta * (h @ tf.transpose(weights)) + noise)
 
         log_z_base = tf.reduce_sum(tf.math.log(scale) + 0.5 * math.log(2 * math.pi)) + self.num_hidden * np.log(2.0)

@@ -12,6 +12,8 @@ References:
 
 import tensorflow as tf
 
+from tfdgm import rng
+
 __all__ = [
     "GENERATOR_LOSSES",
     "discriminator_loss",
@@ -89,7 +91,7 @@ def gradient_penalty(critic, real, fake, seed, context=None):
     """
     batch = tf.shape(real)[0]
     epsilon_shape = tf.concat([[batch], tf.ones([real.shape.rank - 1], tf.int32)], 0)
-    epsilon = tf.random.stateless_uniform(epsilon_shape, seed=seed, dtype=real.dtype)
+    epsilon = rng.uniform(epsilon_shape, seed, dtype=real.dtype)
     interpolates = epsilon * real + (1.0 - epsilon) * fake
     with tf.GradientTape() as tape:
         tape.watch(interpolates)

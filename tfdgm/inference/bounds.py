@@ -25,6 +25,8 @@ import math
 import keras
 import tensorflow as tf
 
+from tfdgm import rng
+
 __all__ = [
     "elbo",
     "iwae_bound",
@@ -80,14 +82,14 @@ def per_sample_noise(seed, start, num, shapes, kinds):
     indices = tf.cast(start, tf.int32) + tf.range(num, dtype=tf.int32)
 
     def one_sample(index):
-        sample_seed = tf.random.experimental.stateless_fold_in(seed, index)
+        sample_seed = rng.fold_in(seed, index)
         draws = []
         for position, (shape, kind) in enumerate(zip(shapes, kinds)):
-            layer_seed = tf.random.experimental.stateless_fold_in(sample_seed, position)
+            layer_seed = rng.fold_in(sample_seed, position)
             if kind == "normal":
-                draws.append(tf.random.stateless_normal(shape, layer_seed))
+                draws.append(rng.normal(shape, layer_seed))
             elif kind == "uniform":
-                draws.append(tf.random.stateless_uniform(shape, layer_seed))
+                draws.append(rng.uniform(shape, layer_seed))
             else:
                 raise ValueError(f'expected noise kind "normal" or "uniform", got {kind!r}')
         return tuple(draws)

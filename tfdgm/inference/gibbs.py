@@ -13,17 +13,19 @@ References:
 
 import tensorflow as tf
 
+from tfdgm import rng
+
 __all__ = ["bernoulli", "split_seed", "run_chain"]
 
 
 def split_seed(seed, num=2):
-    """Splits a stateless `[2]` int seed into `num` independent seeds. -> [num, 2]."""
-    return tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=num)
+    """Splits a stateless `[2]` int seed into `num` independent seeds (Philox, `tfdgm.rng`). -> [num, 2]."""
+    return rng.split(seed, num)
 
 
 def bernoulli(probs, seed):
-    """A binary sample (float32, shape of `probs`) with P(1) = probs, stateless."""
-    return tf.cast(tf.random.stateless_uniform(tf.shape(probs), seed=seed) < probs, probs.dtype)
+    """A binary sample (dtype and shape of `probs`) with P(1) = probs, stateless (Philox, `tfdgm.rng`)."""
+    return rng.bernoulli(probs, seed)
 
 
 def run_chain(step, state, num_steps, seed):

@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from tfdgm import rng
 from tfdgm.inference import adversarial as objectives
 from tfdgm.models.adversarial.base import AdversarialModel, collect_examples, sample_quality
 from tfdgm.models.base import as_seed
@@ -152,7 +153,7 @@ class CycleGAN(AdversarialModel):
         if not isinstance(n_or_z, (int, np.integer)) and len(getattr(n_or_z, "shape", ())) != 0:
             couples = self.validate_input(n_or_z)  # explicit couples
         else:
-            index = tf.random.stateless_uniform([n_or_z], seed=as_seed(seed), maxval=self.buffer_size, dtype=tf.int32)
+            index = rng.uniform([n_or_z], as_seed(seed), minval=0, maxval=self.buffer_size, dtype=tf.int32)
             couples = tf.gather(couples, index)
         a, b = self.split_couple(couples)
         return self.join_couple(self.translate(b, "b2a"), self.translate(a, "a2b"))

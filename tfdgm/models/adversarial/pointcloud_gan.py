@@ -4,6 +4,7 @@ permutation-invariant (DeepSets) critic, and a DeepSets encoder from a cloud to 
 import keras
 import tensorflow as tf
 
+from tfdgm import rng
 from tfdgm.models import latent_tools
 from tfdgm.models.adversarial.wgan_gp import WGANGP
 from tfdgm.models.base import as_seed
@@ -119,7 +120,7 @@ class PointCloudGAN(WGANGP):
         batch = tf.shape(z)[0]
         seed = as_seed(seed)
         noise_batch = 1 if shared_point_noise else batch
-        u = tf.random.stateless_normal(tf.stack([noise_batch, self.num_points, self.point_noise_dim]), seed=seed)
+        u = rng.normal(tf.stack([noise_batch, self.num_points, self.point_noise_dim]), seed)
         u = tf.broadcast_to(u, tf.stack([batch, self.num_points, self.point_noise_dim]))
         s = tf.broadcast_to(z[:, None, :], tf.stack([batch, self.num_points, self.noise_dim]))
         return self.generator(tf.concat([u, s], axis=-1), training=training)

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdgm import rng
 from tfdgm.models.base import DensityModel, as_seed
 from tfdgm.nn.masked import MaskedDense, hidden_degrees, input_degrees, input_order, made_masks
 
@@ -572,7 +573,7 @@ class MADE(ClassConditional, DensityModel):
 
         def step(k, x):
             probabilities = tf.sigmoid(self.network(x, context, mask_index=mask_index)[..., 0])
-            uniform = tf.random.stateless_uniform(tf.shape(x), seed=tf.random.experimental.stateless_fold_in(seed, k))
+            uniform = rng.uniform(tf.shape(x), rng.fold_in(seed, k))
             draw = tf.cast(uniform < probabilities, tf.float32)
             return k + 1, tf.where(degrees == k + 1, draw, x)
 
