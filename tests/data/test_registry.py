@@ -104,10 +104,12 @@ def test_idx_reader_round_trips_gzip_and_plain_files(tmp_path, compress):
 
 
 @pytest.mark.parametrize("corruption, message", [
+    # Named ids and mtime=0: ids made from the gzip bytes held the clock, and ids that
+    # differ between the two xdist workers (collecting in different seconds) abort the run.
     (b"\x08\x03\x00\x00" + bytes(20), "magic"),                          # bad magic number
     (bytes([0, 0, 8, 3]) + struct.pack(">3I", 2, 2, 2) + bytes(5), "dims"),  # fewer bytes than the header says
-    (gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 4, 1, 2, 3, 4]))[:-9], "cannot read"),  # truncated gzip
-])
+    (gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 4, 1, 2, 3, 4]), mtime=0)[:-9], "cannot read"),  # truncated gzip
+], ids=["magic", "dims", "truncated-gzip"])
 def test_corrupt_idx_file_raises(tmp_path, corruption, message):
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(corruption)
