@@ -13,6 +13,7 @@ References:
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdgm import rng
 from tfdgm.distributions.discretized_logistic import DiscretizedLogisticMixture
 
 tfd = tfp.distributions
@@ -67,14 +68,11 @@ def element_log_prob(params, x, likelihood, num_levels=256):
     raise ValueError(f"expected likelihood in {LIKELIHOODS}, got {likelihood!r}")
 
 
-def fold_in(seed, index):
-    """A new stateless seed from `seed` [2] and an integer index (Philox, so
-    plain TensorFlow and XLA draw the same numbers)."""
-    return tf.random.experimental.stateless_fold_in(seed, index, alg="philox")
+fold_in = rng.fold_in  # Philox, like every sampler here (`tfdgm.rng`)
 
 
 def _uniform(shape, seed, minval=0.0, maxval=1.0):
-    return tf.random.stateless_uniform(shape, seed, minval=minval, maxval=maxval, alg="philox")
+    return rng.uniform(shape, seed, minval=minval, maxval=maxval)
 
 
 def _gumbel_argmax(logits, seed):
@@ -87,8 +85,7 @@ def element_sample(params, seed, likelihood, num_levels=256):
     seed: Bernoulli by a uniform threshold, categorical (and the mixture
     component) by the Gumbel-max trick, a logistic by its inverse CDF
     mu + s (log u - log(1 - u)), rounded and clipped to the levels.
-    Philox random numbers throughout, so the compiled (XLA) and the plain
-    TensorFlow sampler draw the same values. Returns float32 [...] values."""
+    Philox random numbers throughout (`tfdgm.rng`). Returns float32 [...] values."""
     shape = tf.shape(params)[:-1]
     if likelihood == "bernoulli":
         return tf.cast(_uniform(shape, seed) < tf.sigmoid(params[..., 0]), tf.float32)
