@@ -21,6 +21,7 @@ from tfdgm import data as tfdgm_data
 from tfdgm import models
 from tfdgm.distribute import make_strategy
 from tfdgm.training import standard_callbacks, write_json, write_sample_picture
+from tfdgm.visualize import write_png
 
 __all__ = ["train", "evaluate", "sample", "export", "load_run", "RunError"]
 
@@ -192,7 +193,7 @@ def train(
         verbose=verbose,
     )
     net.save_weights(os.path.join(run_dir, WEIGHTS))
-    _write_family_figures(net, run_dir, info)
+    _write_family_figures(net, run_dir, info, config, transform)
     metrics = _evaluate_model(net, config, transform, verbose=verbose)
     # Evaluation may store estimates in the weights (an RBM's AIS log Z).
     net.save_weights(os.path.join(run_dir, WEIGHTS))
@@ -208,11 +209,20 @@ def train(
     return run_dir, metrics
 
 
-def _write_family_figures(net, run_dir, info):
+def _write_family_figures(net, run_dir, info, config=None, transform=None, num_scatter=2000):
     """What a family shows beyond samples that needs the dataset: a Replicated
     Softmax's topics as `topics.txt` (each hidden unit's top words, for data
-    with a vocabulary). Pictures (an RBM's filters) come from the model's
-    `pictures()` through `tfdgm.training.FigureGrids`."""
+    with a vocabulary); a latent model's 2-D posterior means as
+    `latent_scatter.png` (up to `num_scatter` test examples, coloured by label
+    when the data has labels). Pictures (an RBM's filters) come from the
+    model's `pictures()` through `tfdgm.training.FigureGrids`."""
+    if config is not None and hasattr(net, "latent_scatter") and net.latent_dims[0] == 2:
+        labelled = info.num_classes is not None
+        test = _dataset(config, "test", transform.for_evaluation(), with_labels=labelled)
+        parts = [batch for batch, _ in zip(test, range(-(-num_scatter // config["batch_size"])))]
+        x = np.concatenate([np.asarray(b[0] if labelled else b) for b in parts])[:num_scatter]
+        labels = np.concatenate([np.asarray(b[1]) for b in parts])[:num_scatter] if labelled else None
+        write_png(os.path.join(run_dir, "latent_scatter.png"), net.latent_scatter(x, labels))
     if hasattr(net, "top_words"):
         words = tfdgm_data.registry.vocabulary(info.name)
         if words is not None:

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.helpers import run_cli, run_python
 from tfdgm import export
@@ -80,3 +81,7 @@ def test_cli_trains_evaluates_with_lk_and_samples_a_vae(tmp_path):
     np.testing.assert_allclose(metrics["bits_per_dim"], metrics["nll_nats"] / (64 * np.log(2)), rtol=1e-5)
     for picture in ("samples.png", "reconstructions.png", "interpolations.png"):
         assert os.path.exists(os.path.join(run_dir, picture)), picture
+    # A 2-D latent also gets its posterior means of test digits, coloured by class.
+    scatter = tf.io.decode_png(open(os.path.join(run_dir, "latent_scatter.png"), "rb").read()).numpy()
+    colours = {tuple(c) for c in scatter.reshape(-1, 3)} - {(255, 255, 255)}
+    assert len(colours) >= 5, colours
