@@ -18,14 +18,9 @@ from tfdgm import rng
 __all__ = ["bernoulli", "split_seed", "run_chain"]
 
 
-def split_seed(seed, num=2):
-    """Splits a stateless `[2]` int seed into `num` independent seeds (Philox, `tfdgm.rng`). -> [num, 2]."""
-    return rng.split(seed, num)
-
-
-def bernoulli(probs, seed):
-    """A binary sample (dtype and shape of `probs`) with P(1) = probs, stateless (Philox, `tfdgm.rng`)."""
-    return rng.bernoulli(probs, seed)
+# Philox draws (`tfdgm.rng`): fast under XLA on CPU too.
+split_seed = rng.split  # [2] seed -> [num, 2] independent seeds
+bernoulli = rng.bernoulli  # (probs, seed) -> a binary sample shaped and typed like probs
 
 
 def run_chain(step, state, num_steps, seed):
