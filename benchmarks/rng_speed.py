@@ -1,8 +1,8 @@
 """Stateless random numbers on CPU: TensorFlow's default algorithm against
 Philox (`tfdgm.rng`), in plain TensorFlow and under XLA, in one run.
 
-Why `tfdgm.rng` exists: inside XLA the default (`alg="auto_select"`) is
-ThreeFry, and on CPU it is far slower than Philox; every Gibbs sweep of an
+Why `tfdgm.rng` exists: inside XLA the default (`alg="auto_select"`) is left
+to XLA's default bit generator, and on CPU it is far slower than Philox; every Gibbs sweep of an
 RBM draws one uniform per unit.
 
   .venv/bin/python benchmarks/rng_speed.py [--size 128400] [--repeats 200]
