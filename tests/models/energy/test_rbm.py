@@ -2,6 +2,7 @@
 likelihood, XLA steps, seeded sampling, filters, text topics, export."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -164,3 +165,19 @@ def test_export_round_trip_in_a_fresh_process_importing_only_tensorflow(tmp_path
     np.testing.assert_allclose(result["features"], model.features(x[:5]).numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(result["sample"], model.sample(4, seed=9).numpy())
     assert result["sample"] == result["again"]
+
+
+def test_ais_warns_when_a_few_runs_carry_the_weights():
+    """A sharp RBM annealed in 2 steps (importance sampling from the base
+    rate): a few runs dominate, so AIS warns; 2,000 betas on a mild RBM do not."""
+    sharp = BernoulliRBM(event_shape=(12,), num_hidden=6)
+    sharp.build()
+    sharp.weights_vh.assign(np.random.default_rng(0).normal(0, 4.0, size=(12, 6)).astype(np.float32))
+    with pytest.warns(UserWarning, match=r"AIS: the importance weights rest on .* of 100 runs"):
+        sharp.log_partition("ais", num_runs=100, num_betas=2, seed=0)
+    mild = BernoulliRBM(event_shape=(12,), num_hidden=6)
+    mild.build()
+    mild.weights_vh.assign(np.random.default_rng(1).normal(0, 0.1, size=(12, 6)).astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mild.log_partition("ais", num_runs=100, num_betas=2000, seed=0)
