@@ -18,6 +18,7 @@ References:
 """
 
 import collections
+import warnings
 
 import keras
 import numpy as np
@@ -92,6 +93,21 @@ def log_mean_exp_with_stderr(log_weights, axis=0):
     return log_mean, std / (tf.sqrt(num) * mean)
 
 
+def _warn_if_few_runs_carry_the_weights(log_weights, num_betas, fraction=0.1):
+    """Warns when the effective number of runs (sum w)^2 / sum w^2 is below
+    `fraction` of them: log Z is then likely under-estimated (AIS is biased
+    low) and its stderr says nothing (one dominant run gives sqrt(1 - 1/M)
+    whatever the error). Written here because AIS codes report the stderr alone."""
+    weights = np.exp(np.asarray(log_weights, np.float64) - np.max(log_weights))
+    effective = weights.sum() ** 2 / np.sum(weights ** 2)
+    if effective < fraction * len(weights):
+        warnings.warn(
+            f"AIS: the importance weights rest on {effective:.1f} of {len(weights)} runs; log Z is likely "
+            f"under-estimated at {num_betas} betas: use more betas until the estimate stops rising",
+            stacklevel=3,
+        )
+
+
 def ais_log_partition(path, num_runs=100, betas=10000, seed=None, verbose=0, jit_compile=True):
     """AIS estimate of log Z of the target model p_1 (Neal 2001; S&M 2008 eq. 11).
 
@@ -148,6 +164,7 @@ def ais_log_partition(path, num_runs=100, betas=10000, seed=None, verbose=0, jit
         if progress is not None:
             progress.update(int(stop))
     log_mean, stderr = log_mean_exp_with_stderr(log_weights, axis=0)
+    _warn_if_few_runs_carry_the_weights(log_weights.numpy(), betas.size)
     log_z_base = tf.convert_to_tensor(path.log_z_base, tf.float32)
     return AISResult(log_z_base + log_mean, stderr, log_weights, log_z_base)
 

@@ -33,7 +33,6 @@ References:
 """
 
 import math
-import warnings
 
 import keras
 import numpy as np
@@ -73,22 +72,6 @@ def rbm_gibbs_sweep(v, weights, visible_bias, hidden_bias, seed, visible_copies=
     visible_probs = tf.sigmoid(visible_bias + tf.reduce_sum(h, 0) @ tf.transpose(weights))
     v = bernoulli(tf.broadcast_to(visible_probs, tf.concat([[visible_copies], tf.shape(visible_probs)], 0)), visible_seed)
     return tf.reduce_sum(v, 0)
-
-
-def _warn_if_few_runs_count(log_weights, num_betas, fraction=0.1):
-    """Warns when AIS's importance weights rest on a few runs: the effective
-    number (sum w)^2 / sum w^2 below `fraction` of the runs. Then log Z is
-    likely under-estimated (AIS is biased low) and its stderr meaningless: at
-    one dominant run the delta-method stderr is sqrt(1 - 1/M) whatever the
-    error. (Written here: AIS libraries report the stderr alone.)"""
-    weights = np.exp(np.asarray(log_weights, np.float64) - np.max(log_weights))
-    effective = weights.sum() ** 2 / np.sum(weights ** 2)
-    if effective < fraction * len(weights):
-        warnings.warn(
-            f"AIS: the importance weights rest on {effective:.1f} of {len(weights)} runs; log Z is likely "
-            f"under-estimated at {num_betas} betas: use more betas until the estimate stops rising",
-            stacklevel=3,
-        )
 
 
 class EnergyModel(GenerativeModel):
@@ -258,7 +241,6 @@ class EnergyModel(GenerativeModel):
                 self._annealing_path(), num_runs=num_runs, betas=num_betas, seed=seed, verbose=verbose,
             )
             log_z, stderr = float(result.log_z), float(result.stderr)
-            _warn_if_few_runs_count(result.log_weights, num_betas)
         else:
             raise ValueError(f"expected method 'auto', 'exact' or 'ais', got {method!r}")
         self.log_z.assign(log_z)
