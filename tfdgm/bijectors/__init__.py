@@ -1,6 +1,7 @@
 """TFP bijectors that TFP lacks or ties to tf_keras, each built from a Keras 3 layer's weights."""
 
 from tfdgm.bijectors import actnorm
+from tfdgm.bijectors import autoregressive
 from tfdgm.bijectors import base
 from tfdgm.bijectors import batch_norm
 from tfdgm.bijectors import coupling
@@ -10,4 +11,4 @@ from tfdgm.bijectors import scaling
 from tfdgm.bijectors import split
 from tfdgm.bijectors import squeeze
 
-__all__ = ['actnorm', 'base', 'batch_norm', 'coupling', 'invertible_conv', 'planar', 'scaling', 'split', 'squeeze']
+__all__ = ['actnorm', 'autoregressive', 'base', 'batch_norm', 'coupling', 'invertible_conv', 'planar', 'scaling', 'split', 'squeeze']

@@ -177,3 +177,40 @@ def test_block_sparse_masked_product_is_the_same_function_and_stays_autoregressi
 
     model = randomize(MAF(event_shape=(6,), num_layers=2, hidden_units=[16], num_blocks=3))
     assert_bijector_correct(model.bijector(), rng.normal(size=(4, 6)).astype(np.float32), event_ndims=1)
+
+
+def test_density_pass_calls_each_conditioner_once_with_tfps_values_and_gradients():
+    """tfdgm's MAF bijector shares one network pass between the inverse and
+    its log-det; log_prob and its gradients equal TFP's two-pass bijector's."""
+    import tensorflow_probability as tfp
+
+    from tfdgm.bijectors.autoregressive import MaskedAutoregressiveFlow
+
+    model = randomize(MAF(event_shape=(5,), num_layers=3, hidden_units=[12]), 0.4)
+    x = tf.constant(np.random.default_rng(0).normal(size=(7, 5)).astype(np.float32))
+    calls = []
+
+    def counted(network):
+        def fn(y):
+            calls.append(network.name)
+            return network.shift_and_log_scale(y)
+        return fn
+
+    def log_prob_and_gradients(bijector_class):
+        chain = tfp.bijectors.Chain([bijector_class(counted(n)) for n in model.networks])
+        distribution = tfp.distributions.TransformedDistribution(model.base_distribution(), chain)
+        with tf.GradientTape() as tape:
+            log_prob = distribution.log_prob(x)
+            total = tf.reduce_sum(log_prob)
+        return log_prob.numpy(), tape.gradient(total, model.trainable_variables)
+
+    log_prob, gradients = log_prob_and_gradients(MaskedAutoregressiveFlow)
+    assert sorted(calls) == sorted(n.name for n in model.networks)  # one pass per layer
+    calls.clear()
+    tfp_log_prob, tfp_gradients = log_prob_and_gradients(tfp.bijectors.MaskedAutoregressiveFlow)
+    assert len(calls) == 2 * model.num_layers  # TFP's: two passes per layer
+    np.testing.assert_allclose(log_prob, tfp_log_prob, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(log_prob, model.log_prob(x).numpy(), rtol=1e-5, atol=1e-5)
+    for ours, theirs in zip(gradients, tfp_gradients):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-5)
+    assert all(np.abs(ours.numpy()).max() > 0 for ours in gradients)

@@ -7,6 +7,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfdgm import rng
+from tfdgm.bijectors.autoregressive import MaskedAutoregressiveFlow
 from tfdgm.models.base import DensityModel, as_seed
 from tfdgm.nn.masked import MaskedDense, hidden_degrees, input_degrees, input_order, made_masks
 
@@ -225,7 +226,7 @@ class MADENetwork(keras.layers.Layer):
         conditioned by this network (with mask `mask_index`): forward u -> x
         is the D-pass x_d = u_d exp(alpha_d(x_<d)) + mu_d(x_<d), inverse x -> u
         one pass."""
-        return tfb.MaskedAutoregressiveFlow(
+        return MaskedAutoregressiveFlow(
             shift_and_log_scale_fn=lambda y: self.shift_and_log_scale(y, context, mask_index), name=name
         )
 
