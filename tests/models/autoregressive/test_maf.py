@@ -103,6 +103,20 @@ def test_bad_arguments_raise_value_errors():
         MAF(event_shape=(2,)).log_prob(np.zeros([3, 5], np.float32))
     with pytest.raises(ValueError, match=r"expected a context of class labels in \[0, 4\), got None"):
         MAF(event_shape=(2,), num_classes=4).log_prob(np.zeros([3, 2], np.float32))
+    with pytest.raises(ValueError, match="expected a model built with num_blocks=1"):
+        MAF(event_shape=(6,), hidden_units=[16]).resample_masks(0)  # default num_blocks=4 fixes the masks
+
+
+def test_dense_maf_resamples_masks_and_stays_a_correct_bijector():
+    from tests.bijector_checks import assert_bijector_correct
+
+    model = randomize(MAF(event_shape=(6,), num_layers=2, hidden_units=[16], num_blocks=1))
+    before = [layer.mask.numpy() for layer in model.networks[0].hidden_layers]
+    model.resample_masks(3)
+    after = [layer.mask.numpy() for layer in model.networks[0].hidden_layers]
+    assert any(np.any(b != a) for b, a in zip(before, after))
+    z = np.random.default_rng(1).normal(size=(4, 6)).astype(np.float32)
+    assert_bijector_correct(model.bijector(), z, event_ndims=1)
 
 
 def test_train_step_compiles_with_xla():

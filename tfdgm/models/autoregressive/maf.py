@@ -40,7 +40,7 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
         log_scale_bound=3.0,
         batch_norm_momentum=0.9,
         seed=0,
-        num_blocks=1,
+        num_blocks=4,
         data_transform=None,
         name=None,
         **kwargs,
@@ -136,6 +136,9 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
 
     def resample_masks(self, seed):
         """New random hidden degrees in every conditioner (connectivity-agnostic training)."""
+        if self.num_blocks > 1:
+            raise ValueError(f"{type(self).__name__}.resample_masks: expected a model built with num_blocks=1 "
+                             f"(dense masked products), got num_blocks={self.num_blocks}, whose blocks fix the masks")
         self._ensure_built()
         for k, network in enumerate(self.networks):
             network.resample_masks(seed * self.num_layers + k)
@@ -245,9 +248,11 @@ class MAF(AutoregressiveFlow):
       log_scale_bound: b of alpha = b tanh(a / b); None: unbounded.
       batch_norm_momentum: of the moving statistics.
       seed: seed of the random orders and degrees.
-      num_blocks: > 1 multiplies only the non-zero blocks of every masked
-        weight (same function, fewer FLOPs; see `tfdgm.nn.masked.block_plan`);
-        the masks then stay fixed.
+      num_blocks: B > 1 multiplies only the non-zero blocks of every masked
+        weight (same function, about (B + 1) / 2B of the multiply-adds; see
+        `tfdgm.nn.masked.block_plan`; layers where blocks save under 15%
+        stay dense); the masks then stay fixed. 1: dense products, needed by
+        `resample_masks`.
       data_transform, name: see `GenerativeModel`.
 
     Example:
