@@ -104,7 +104,11 @@ def test_bad_arguments_raise_value_errors():
     with pytest.raises(ValueError, match=r"expected a context of class labels in \[0, 4\), got None"):
         MAF(event_shape=(2,), num_classes=4).log_prob(np.zeros([3, 2], np.float32))
     with pytest.raises(ValueError, match="expected a model built with num_blocks=1"):
-        MAF(event_shape=(6,), hidden_units=[16]).resample_masks(0)  # default num_blocks=4 fixes the masks
+        MAF(event_shape=(6,), hidden_units=[16], num_blocks=4).resample_masks(0)  # the blocks fix the masks
+    with pytest.raises(ValueError, match="expected num_blocks a positive int or 'auto', got 'many'"):
+        MAF(event_shape=(6,), num_blocks="many")
+    assert MAF(event_shape=(6,), hidden_units=[16]).num_blocks == 1  # "auto": small layers stay dense
+    assert MAF(event_shape=(784,), hidden_units=[512]).num_blocks == 4
 
 
 def test_dense_maf_resamples_masks_and_stays_a_correct_bijector():
