@@ -4,6 +4,7 @@ per-sample noise, normalized weights, the KL warm-up schedule."""
 import math
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfdgm.inference import bounds
@@ -44,6 +45,16 @@ def test_per_sample_noise_does_not_depend_on_the_chunking():
     assert uniform.min() >= 0.0 and uniform.max() < 1.0
     other = bounds.per_sample_noise(tf.constant([8, 0]), 0, 12, [[3, 2], [3]], ["normal", "uniform"])
     assert not np.allclose(whole[0], other[0])
+
+
+def test_per_sample_noise_is_the_same_eagerly_and_inside_a_graph():
+    """Eager calls run the sample loop as one graph; a caller's graph builds it inline: same draws."""
+    seed = tf.constant([3, 1])
+    eager = bounds.per_sample_noise(seed, 5, 6, [[4, 2]], ["normal"])[0]
+    graph = tf.function(lambda s: bounds.per_sample_noise(s, 5, 6, [[4, 2]], ["normal"])[0])(seed)
+    np.testing.assert_array_equal(eager, graph)
+    with pytest.raises(ValueError, match='expected noise kind "normal" or "uniform", got \'gamma\''):
+        bounds.per_sample_noise(seed, 0, 2, [[4]], ["gamma"])
 
 
 def test_normalized_weights_sum_to_one_and_carry_no_gradient():

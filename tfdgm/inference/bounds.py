@@ -78,24 +78,35 @@ def per_sample_noise(seed, start, num, shapes, kinds):
     Returns:
       list of [num, *shape] float32 tensors.
     """
+    for kind in kinds:
+        if kind not in ("normal", "uniform"):
+            raise ValueError(f'expected noise kind "normal" or "uniform", got {kind!r}')
     seed = tf.cast(seed, tf.int32)
     indices = tf.cast(start, tf.int32) + tf.range(num, dtype=tf.int32)
+    shapes = [tf.cast(shape, tf.int32) for shape in shapes]
+    # Eagerly, map_fn runs its body op by op from Python (k = 5,000 samples
+    # took 108 s); as one graph the same loop runs in C++ and draws the same
+    # values (stateless Philox).
+    draw = _noise_graph if tf.executing_eagerly() else _noise_loop
+    return list(draw(seed, indices, shapes, tuple(kinds)))
+
+
+def _noise_loop(seed, indices, shapes, kinds):
+    """map_fn over sample indices: sample i's draws come from fold_in(seed, i)."""
 
     def one_sample(index):
         sample_seed = rng.fold_in(seed, index)
         draws = []
         for position, (shape, kind) in enumerate(zip(shapes, kinds)):
             layer_seed = rng.fold_in(sample_seed, position)
-            if kind == "normal":
-                draws.append(rng.normal(shape, layer_seed))
-            elif kind == "uniform":
-                draws.append(rng.uniform(shape, layer_seed))
-            else:
-                raise ValueError(f'expected noise kind "normal" or "uniform", got {kind!r}')
+            draws.append(rng.normal(shape, layer_seed) if kind == "normal" else rng.uniform(shape, layer_seed))
         return tuple(draws)
 
     signature = tuple(tf.TensorSpec(None, tf.float32) for _ in shapes)
-    return list(tf.map_fn(one_sample, indices, fn_output_signature=signature))
+    return tf.map_fn(one_sample, indices, fn_output_signature=signature)
+
+
+_noise_graph = tf.function(_noise_loop, reduce_retracing=True)
 
 
 def default_chunk_size(num_samples, batch_size, width, budget=2**24):
