@@ -2,26 +2,70 @@
 
 Trains the same DBM 500-1000 as `rbm.py --only DBM --dbm-pretrain-epochs 3
 --dbm-joint-epochs 6` (same seed, data, step and batch), then estimates log Z
-with 100 runs x 5,000 betas and 50 runs x 20,000 betas. AIS under-estimates
-log Z in expectation; a rise with more betas measures how much.
+with each `--schedules` entry RUNSxBETAS (default 100 runs x 5,000 betas and
+50 runs x 20,000 betas). AIS under-estimates log Z in expectation; a rise
+with more betas measures how much. The last schedule also gives the test
+set's variational bound (S&H 2009 eq. 5 with that log Z, `evaluate_nll`),
+the number the RBM benchmark's DBM row reports. `--weights FILE` keeps the trained
+weights there (and reuses them when the file exists), so longer schedules
+can be added without retraining.
 
-  flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/dbm_ais_betas.py
+  flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/dbm_ais_betas.py \
+      [--schedules 100x5000 50x20000] [--weights /tmp/dbm.weights.h5]
 """
+import argparse
 import json
+import os
 import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 import tfdgm.data
 from tfdgm.models.energy import DBM
-d = tfdgm.data.load("fashion_mnist", split="train", preprocess="binarize:static", batch_size=10_000)
-train = np.concatenate([np.asarray(x) for x in d]).reshape(-1, 784)
-keras.utils.set_random_seed(0)
-model = DBM(event_shape=(784,), num_hidden=[500, 1000], pretrain_epochs_per_layer=3)
-model.compile(optimizer=keras.optimizers.SGD(0.05))
-t = time.perf_counter(); model.fit(train, batch_size=100, epochs=12, verbose=0); print("train s", time.perf_counter() - t, flush=True)
-for runs, betas in ((100, 5000), (50, 20000)):
-    t = time.perf_counter()
-    log_z, se = model.log_partition("ais", num_runs=runs, num_betas=betas, seed=0)
-    print(json.dumps({"runs": runs, "betas": betas, "log_z": log_z, "stderr": se, "seconds": time.perf_counter() - t}), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--schedules", nargs="+", default=["100x5000", "50x20000"], help="RUNSxBETAS entries")
+    parser.add_argument("--weights", default=None, help="a .weights.h5 file to keep (or reuse) the trained DBM")
+    args = parser.parse_args()
+    schedules = []
+    for entry in args.schedules:
+        runs, _, betas = entry.partition("x")
+        if not (runs.isdigit() and betas.isdigit()):
+            parser.error(f"expected RUNSxBETAS entries such as 100x5000, got {entry!r}")
+        schedules.append((int(runs), int(betas)))
+
+    keras.utils.set_random_seed(0)
+    model = DBM(event_shape=(784,), num_hidden=[500, 1000], pretrain_epochs_per_layer=3)
+    model.compile(optimizer=keras.optimizers.SGD(0.05))
+    if args.weights and os.path.exists(args.weights):
+        model.build((None, 784))
+        model.load_weights(args.weights)
+        print(f"loaded {args.weights}", flush=True)
+    else:
+        data = tfdgm.data.load("fashion_mnist", split="train", preprocess="binarize:static", batch_size=10_000)
+        train = np.concatenate([np.asarray(x) for x in data]).reshape(-1, 784)
+        start = time.perf_counter()
+        model.fit(train, batch_size=100, epochs=12, verbose=0)
+        print("train s", time.perf_counter() - start, flush=True)
+        if args.weights:
+            model.save_weights(args.weights)
+    for k, (runs, betas) in enumerate(schedules):
+        start = time.perf_counter()
+        if k < len(schedules) - 1:
+            log_z, stderr = model.log_partition("ais", num_runs=runs, num_betas=betas, seed=0)
+            row = {"log_z": log_z, "stderr": stderr}
+        else:
+            test = tfdgm.data.load("fashion_mnist", split="test", preprocess="binarize:static", batch_size=500)
+            results = model.evaluate_nll(test.map(lambda x, *_: tf.reshape(x, [-1, 784])), verbose=0,
+                                         ais_runs=runs, ais_betas=betas, seed=0)
+            row = {"log_z": results["log_z"], "stderr": results["log_z_stderr"],
+                   "test_log_likelihood_bound": -results["nll_nats"]}
+        print(json.dumps({"runs": runs, "betas": betas, **row, "seconds": time.perf_counter() - start}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
