@@ -209,7 +209,7 @@ def write_sample_picture(model, paths, num_samples, seed, num_levels=None, **opt
     A class-conditional autoregressive model given no `context` draws sample
     i from class i mod num_classes (rows of classes), as it needs a label.
     Returns the data-space samples as a NumPy array."""
-    from tfdgm.models.autoregressive.made import ClassConditional
+    from tfdgm.models.autoregressive.conditioning import ClassConditional
 
     if isinstance(model, ClassConditional) and model.num_classes is not None and options.get("context") is None:
         options["context"] = np.arange(num_samples) % model.num_classes

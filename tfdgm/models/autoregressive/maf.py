@@ -5,7 +5,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfdgm.bijectors.batch_norm import BatchNorm
-from tfdgm.models.autoregressive.made import ClassConditional, MADENetwork, class_context
+from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context
+from tfdgm.models.autoregressive.made import MADENetwork
 from tfdgm.models.flows.base import FlowModel
 from tfdgm.nn.masked import input_order
 

@@ -13,7 +13,7 @@ from tfdgm.distributions.pixel_outputs import (
     fold_in,
     num_params,
 )
-from tfdgm.models.autoregressive.made import ClassConditional, class_context
+from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context
 from tfdgm.models.base import DensityModel, as_seed
 from tfdgm.nn.masked_conv import GatedPixelCNNBlock, MaskedConv2D, PixelCNNResidualBlock
 
