@@ -188,6 +188,9 @@ class MADENetwork(keras.layers.Layer):
         if self.num_masks > 1:
             raise ValueError(f"MADENetwork.resample_masks: expected a single-mask network, got num_masks={self.num_masks} "
                              "(its fixed mask set is chosen per step by mask_index)")
+        if any(layer.blocks is not None for layer in [*self.hidden_layers, self.output_layer]):
+            raise ValueError("MADENetwork.resample_masks: expected a model built with num_blocks=1 (dense masked "
+                             f"products), got num_blocks={self.num_blocks}, whose blocks fix the masks")
         layer_degrees = self._draw_hidden_degrees("random", seed)
         masks = made_masks(self._network_input_degrees(), layer_degrees, self._output_degrees())
         for layer, mask in zip([*self.hidden_layers, self.output_layer], masks):

@@ -150,9 +150,6 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
 
     def resample_masks(self, seed):
         """New random hidden degrees in every conditioner (connectivity-agnostic training)."""
-        if self.num_blocks > 1:
-            raise ValueError(f"{type(self).__name__}.resample_masks: expected a model built with num_blocks=1 "
-                             f"(dense masked products), got num_blocks={self.num_blocks}, whose blocks fix the masks")
         self._ensure_built()
         for k, network in enumerate(self.networks):
             network.resample_masks(seed * self.num_layers + k)
