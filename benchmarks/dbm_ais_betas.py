@@ -8,10 +8,13 @@ with more betas measures how much. The last schedule also gives the test
 set's variational bound (S&H 2009 eq. 5 with that log Z, `evaluate_nll`),
 the number the RBM benchmark's DBM row reports. `--weights FILE` keeps the trained
 weights there (and reuses them when the file exists), so longer schedules
-can be added without retraining.
+can be added without retraining. `--decay-joint` decays the joint stage's
+step to zero (cosine, after the constant-step pretraining), as PCD needs for
+its chains to catch up with the model (Tieleman 2008; the RBM benchmark's
+decayed-PCD row).
 
   flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/dbm_ais_betas.py \
-      [--schedules 100x5000 50x20000] [--weights /tmp/dbm.weights.h5]
+      [--schedules 100x5000 50x20000] [--weights /tmp/dbm.weights.h5] [--decay-joint] [--joint-epochs 6]
 """
 import argparse
 import json
@@ -30,6 +33,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--schedules", nargs="+", default=["100x5000", "50x20000"], help="RUNSxBETAS entries")
     parser.add_argument("--weights", default=None, help="a .weights.h5 file to keep (or reuse) the trained DBM")
+    parser.add_argument("--decay-joint", action="store_true", help="decay the joint stage's step to zero")
+    parser.add_argument("--joint-epochs", type=int, default=6)
     args = parser.parse_args()
     schedules = []
     for entry in args.schedules:
@@ -40,16 +45,22 @@ def main():
 
     keras.utils.set_random_seed(0)
     model = DBM(event_shape=(784,), num_hidden=[500, 1000], pretrain_epochs_per_layer=3)
-    model.compile(optimizer=keras.optimizers.SGD(0.05))
+    data = tfdgm.data.load("fashion_mnist", split="train", preprocess="binarize:static", batch_size=10_000)
+    train = np.concatenate([np.asarray(x) for x in data]).reshape(-1, 784)
+    steps_per_epoch, pretrain_epochs = -(-len(train) // 100), 2 * 3  # batch 100; 3 epochs per layer
+    learning_rate = 0.05
+    if args.decay_joint:  # constant while pretraining, then cosine to zero over the joint epochs
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            0.05, args.joint_epochs * steps_per_epoch, warmup_target=0.05,
+            warmup_steps=pretrain_epochs * steps_per_epoch)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate))
     if args.weights and os.path.exists(args.weights):
         model.build((None, 784))
         model.load_weights(args.weights)
         print(f"loaded {args.weights}", flush=True)
     else:
-        data = tfdgm.data.load("fashion_mnist", split="train", preprocess="binarize:static", batch_size=10_000)
-        train = np.concatenate([np.asarray(x) for x in data]).reshape(-1, 784)
         start = time.perf_counter()
-        model.fit(train, batch_size=100, epochs=12, verbose=0)
+        model.fit(train, batch_size=100, epochs=pretrain_epochs + args.joint_epochs, verbose=0)
         print("train s", time.perf_counter() - start, flush=True)
         if args.weights:
             model.save_weights(args.weights)

@@ -80,6 +80,25 @@ def test_ais_matches_exact_log_z_of_a_dbm():
     assert_ais_close_to_exact(dbm.annealing_path(), dbm.exact_log_normalizer())
 
 
+def test_ais_matches_exact_log_z_of_a_dbm_from_hidden_base_rates():
+    # The base model may give each hidden layer its own rates (the DBM model
+    # passes its data's posterior means): log Z_0 and the path change, the
+    # estimate must not.
+    rng = np.random.default_rng(5)
+    sizes = [16, 8, 6]
+    dbm = DBMDistribution([rng.normal(0, 0.5, (a, b)).astype(np.float32) for a, b in zip(sizes[:-1], sizes[1:])],
+                          [rng.normal(0, 0.5, s).astype(np.float32) for s in sizes])
+    hidden_logits = [rng.normal(0, 1.0, s).astype(np.float32) for s in sizes[1:]]
+    visible_logits = rng.normal(0, 1.0, 16).astype(np.float32)
+    path = dbm.annealing_path(visible_logits, hidden_logits)
+    # The base model's units are independent: log Z_0 = sum over all units of softplus(logit).
+    expected = sum(np.logaddexp(0.0, logits.astype(np.float64)).sum() for logits in [visible_logits, *hidden_logits])
+    assert abs(float(path.log_z_base) - expected) < 1e-4
+    assert_ais_close_to_exact(path, dbm.exact_log_normalizer())
+    with pytest.raises(ValueError, match="expected 2 hidden_base_logits"):
+        dbm.annealing_path(None, hidden_logits[:1])
+
+
 def test_beta_schedule_and_log_mean_exp():
     betas = beta_schedule(1450)
     assert betas[0] == 0 and betas[-1] == 1 and len(betas) == 1451 and np.all(np.diff(betas) > 0)

@@ -30,7 +30,11 @@ class DBM(LayerStack, EnergyModel):
     sweeps per update, as the surrogate loss
     mean E(v, stop_gradient(mu)) - mean E(stop_gradient(chains)).
     `log_prob` is the mean-field variational lower bound (eq. 5) minus the
-    stored log Z (AIS on the path with odd layers summed out, Sec. 4).
+    stored log Z (AIS on the path with odd layers summed out, Sec. 4, from a
+    base model with the data's base rates for v and, for each hidden layer,
+    `hidden_rates()`: a moving average (0.99 per step, bias-corrected) of the
+    training data's mean-field posterior means during joint training, 0.5
+    before it).
 
     References:
       Salakhutdinov & Hinton, "Deep Boltzmann machines", AISTATS 2009.
@@ -108,6 +112,11 @@ class DBM(LayerStack, EnergyModel):
                        for layer, size in enumerate(self.sizes)]
         self.stage = self.add_weight(name="stage", shape=(), initializer="zeros", trainable=False)
         self._build_energy_state(num_hidden_for_sparsity=0)
+        self.posterior_averages = [
+            self.add_weight(name=f"posterior_average_{layer}", shape=(size,), initializer="zeros", trainable=False)
+            for layer, size in enumerate(self.sizes[1:], start=1)
+        ]
+        self.joint_steps = self.add_weight(name="joint_steps", shape=(), initializer="zeros", trainable=False)
         self.fantasy = [
             self.add_weight(name=f"fantasy_{layer}", shape=(self.num_chains, size),
                             initializer=keras.initializers.Constant(0.0), trainable=False)
@@ -134,6 +143,25 @@ class DBM(LayerStack, EnergyModel):
             self.layer_weights, self.biases, event_shape=self.event_shape, log_normalizer=log_normalizer,
             num_steps=self.sampling_steps if num_steps is None else num_steps, initial_logits=self.base_logits(),
         )
+
+    def hidden_rates(self):
+        """Per hidden layer, the training data's mean-field posterior means
+        averaged over the joint training steps (an exponential moving average,
+        0.99 per step, bias-corrected as in Adam); 0.5 before joint training.
+        -> list of [size_l]."""
+        steps = self.joint_steps
+        correction = 1.0 - tf.pow(0.99, tf.maximum(steps, 1.0))
+        return [tf.where(steps > 0, average / correction, 0.5) for average in self.posterior_averages]
+
+    def hidden_base_logits(self, epsilon=1e-3):
+        """Logits of `hidden_rates()` clipped to [epsilon, 1 - epsilon]: the AIS
+        base model's hidden layers (a layer that joint training froze into
+        one pattern starts there instead of at uniform). -> list of [size_l]."""
+        rates = [tf.clip_by_value(r, epsilon, 1.0 - epsilon) for r in self.hidden_rates()]
+        return [tf.math.log(r) - tf.math.log1p(-r) for r in rates]
+
+    def _annealing_path(self):
+        return self.distribution().annealing_path(self.base_logits(), self.hidden_base_logits())
 
     def mean_field(self, v, num_iterations=None, tolerance=1e-6):
         """Mean-field posterior means [mu_1, ..., mu_L] and the last max change. v: [batch, *event_shape]."""
@@ -195,6 +223,9 @@ class DBM(LayerStack, EnergyModel):
         distribution = self.distribution()
         mu, _ = distribution.mean_field(flat, num_iterations=self.mean_field_steps, tolerance=0.0)
         mu = [tf.stop_gradient(m) for m in mu]
+        for average, posterior in zip(self.posterior_averages, mu[1:]):
+            average.assign(0.99 * average + 0.01 * tf.reduce_mean(posterior, 0))
+        self.joint_steps.assign_add(1.0)
         chains = run_chain(distribution.gibbs_step, tuple(tf.convert_to_tensor(f) for f in self.fantasy),
                            self.cd_steps, seed)
         for variable, state in zip(self.fantasy, chains):
