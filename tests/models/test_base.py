@@ -138,3 +138,18 @@ def test_fit_refuses_nan_empty_and_misshapen_arrays():
     dataset = tf.data.Dataset.from_tensor_slices(np.zeros((8, 4), np.float32)).batch(4)
     with pytest.raises(ValueError, match=r"expected x of shape \[batch, 3\]"):
         model.fit(dataset, verbose=0)
+
+
+def test_environment_turns_the_xla_default_off_and_rejects_other_values(monkeypatch):
+    model = IndependentBernoulli(event_shape=(6,))
+    monkeypatch.delenv("TFDGM_JIT_COMPILE", raising=False)
+    model.compile()
+    assert model.jit_compile is True  # XLA by default on CPU too (Keras' "auto" would say False)
+    monkeypatch.setenv("TFDGM_JIT_COMPILE", "0")
+    model.compile()
+    assert model.jit_compile is False
+    model.compile(jit_compile=True)  # an explicit argument wins
+    assert model.jit_compile is True
+    monkeypatch.setenv("TFDGM_JIT_COMPILE", "maybe")
+    with pytest.raises(ValueError, match="TFDGM_JIT_COMPILE to be 0 or 1"):
+        model.compile()

@@ -26,6 +26,7 @@ every call, and are never stored on the model. Two consequences (DESIGN.md,
 """
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -177,9 +178,12 @@ class GenerativeModel(keras.Model):
         setup), where XLA places every replica's cluster on CPU:0 and fails
         with "Trying to access resource ... located in device CPU:1"
         (measured on TF 2.21); replicas on GPUs/TPUs keep XLA.
+        The environment variable `TFDGM_JIT_COMPILE=0` turns the default off
+        (debugging, or toy runs whose XLA compile time exceeds their training
+        time, as in the tutorials' test).
         """
         if jit_compile is None:
-            jit_compile = self.supports_xla and not _replicas_share_a_cpu()
+            jit_compile = self.supports_xla and not _replicas_share_a_cpu() and _xla_allowed_by_environment()
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
     def _ensure_built(self):
@@ -369,6 +373,13 @@ class DensityModel(GenerativeModel):
                 [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed")],
             ),
         }
+
+
+def _xla_allowed_by_environment():
+    value = os.environ.get("TFDGM_JIT_COMPILE", "1").strip().lower()
+    if value not in ("0", "1", "false", "true"):
+        raise ValueError(f"expected TFDGM_JIT_COMPILE to be 0 or 1, got {value!r}")
+    return value in ("1", "true")
 
 
 def _replicas_share_a_cpu():
