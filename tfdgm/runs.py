@@ -164,13 +164,13 @@ def train(
     keras.utils.set_random_seed(config["seed"])
     with distribution.scope():
         net, info, transform = _build_model(config)
-        net.compile(
-            optimizer=net.make_optimizer(config["learning_rate"]),
-            steps_per_execution=steps_per_execution,
-        )
     labels = _uses_labels(net, info)
     train_data = _dataset(config, "train", transform, shuffle=True, with_labels=labels)
     validation_data = _dataset(config, "validation", transform, with_labels=labels)
+    batches = int(train_data.cardinality())
+    config["steps_per_epoch"] = batches if batches > 0 else None  # unknown for some TFDS pipelines
+    with distribution.scope():
+        net.compile(optimizer=_optimizer(net, config), steps_per_execution=steps_per_execution)
     os.makedirs(run_dir, exist_ok=True)
     if not resume:
         write_json(config_path, config)
@@ -238,6 +238,12 @@ def _evaluate_model(net, config, transform, split="test", verbose=1, **options):
     return {"split": split, **net.evaluation(dataset, verbose=verbose, **options)}
 
 
+def _optimizer(net, config):
+    """The model's optimizer for this run (its step schedule, if any, spans the run's epochs)."""
+    return net.make_optimizer(config["learning_rate"], epochs=config["epochs"],
+                              steps_per_epoch=config.get("steps_per_epoch"))
+
+
 def load_run(run_dir):
     """Rebuilds the model of a run with its final weights. -> (model, config, info)."""
     config_path = os.path.join(run_dir, CONFIG)
@@ -248,7 +254,7 @@ def load_run(run_dir):
         raise RunError(f"{run_dir} has no {WEIGHTS} yet: finish training (`tfdgm train ... --resume`)")
     config = _read_json(config_path)
     net, info, _ = _build_model(config)
-    net.compile(optimizer=net.make_optimizer(config["learning_rate"]))
+    net.compile(optimizer=_optimizer(net, config))
     net.optimizer.build(net.trainable_variables)  # so its saved state loads too
     net.load_weights(weights_path)
     return net, config, info

@@ -213,10 +213,12 @@ class GenerativeModel(keras.Model):
         self._ensure_built()
         return super().fit(x, y, **kwargs)
 
-    def make_optimizer(self, learning_rate=None):
+    def make_optimizer(self, learning_rate=None, epochs=None, steps_per_epoch=None):
         """The optimizer the CLI trains this model with (override per family).
 
-        Default: Adam at `learning_rate` (1e-3 when None)."""
+        Default: Adam at `learning_rate` (1e-3 when None). `epochs` and
+        `steps_per_epoch` describe the training, for families whose step
+        follows a schedule (energy models with persistent chains)."""
         return keras.optimizers.Adam(1e-3 if learning_rate is None else learning_rate)
 
     def apply_gradients(self, tape, loss, variables=None, optimizer=None):

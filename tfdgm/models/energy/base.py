@@ -96,6 +96,12 @@ class EnergyModel(GenerativeModel):
       sparsity_cost: strength of the sparsity penalty.
       learning_rate: step size of the default optimizer (`SGD`) that
         `compile()` uses when no optimizer is given.
+      decay_step: models that train persistent chains (PCD; the DBM's joint
+        stage) get, from `make_optimizer(epochs=, steps_per_epoch=)` (what
+        the CLI calls), a step decayed to zero by a cosine over the epochs
+        after any pretraining (Tieleman 2008). A constant step keeps the
+        chains from mixing (benchmarks/README.md, RBM family: PCD -307 ->
+        -246 nats, the DBM -301 -> -244).
       sampling_steps: Gibbs sweeps of `sample` when `num_steps` is not given.
       data_transform, name: see `GenerativeModel`.
     """
@@ -105,7 +111,8 @@ class EnergyModel(GenerativeModel):
 
     def __init__(self, event_shape=(6,), num_hidden=16, cd_steps=1, persistent=False, num_chains=100,
                  momentum=0.5, weight_decay=2e-4, sparsity_target=None, sparsity_cost=0.1,
-                 learning_rate=0.05, sampling_steps=1000, data_transform=None, name=None, **kwargs):
+                 learning_rate=0.05, sampling_steps=1000, decay_step=True, data_transform=None, name=None,
+                 **kwargs):
         super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
         self.num_hidden = num_hidden
         self.cd_steps = _positive_int(cd_steps, "cd_steps")
@@ -122,6 +129,7 @@ class EnergyModel(GenerativeModel):
         self.sparsity_target = None if sparsity_target is None else float(sparsity_target)
         self.sparsity_cost = float(sparsity_cost)
         self.learning_rate = float(learning_rate)
+        self.decay_step = bool(decay_step)
         self.sampling_steps = _positive_int(sampling_steps, "sampling_steps")
         self._free_energy_tracker = keras.metrics.Mean(name="free_energy")
         self._reconstruction_tracker = keras.metrics.Mean(name="reconstruction_error")
@@ -139,6 +147,7 @@ class EnergyModel(GenerativeModel):
             "sparsity_cost": self.sparsity_cost,
             "learning_rate": self.learning_rate,
             "sampling_steps": self.sampling_steps,
+            "decay_step": self.decay_step,
         }
 
     # ------------------------------------------------------------------ state
@@ -291,10 +300,24 @@ class EnergyModel(GenerativeModel):
             optimizer = keras.optimizers.SGD(learning_rate=self.learning_rate)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
-    def make_optimizer(self, learning_rate=None):
+    def make_optimizer(self, learning_rate=None, epochs=None, steps_per_epoch=None):
         """SGD (Hinton's recipe; momentum is the model's) at `learning_rate`,
-        or at the model's own `learning_rate` when None."""
-        return keras.optimizers.SGD(self.learning_rate if learning_rate is None else learning_rate)
+        or at the model's own `learning_rate` when None. Given the training's
+        `epochs` and `steps_per_epoch`, a model with `constant_step_epochs`
+        not None holds the step for that many epochs, then decays it to zero
+        by a cosine (`keras.optimizers.schedules.CosineDecay`)."""
+        rate = self.learning_rate if learning_rate is None else float(learning_rate)
+        hold = self.constant_step_epochs(epochs) if epochs and steps_per_epoch else None
+        if hold is None or hold >= epochs:
+            return keras.optimizers.SGD(rate)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            rate, (epochs - hold) * steps_per_epoch, warmup_target=rate, warmup_steps=hold * steps_per_epoch)
+        return keras.optimizers.SGD(schedule)
+
+    def constant_step_epochs(self, epochs):
+        """Epochs at a constant step before `make_optimizer`'s decay, or None
+        for no decay: 0 with persistent chains and `decay_step` (override)."""
+        return 0 if self.persistent and self.decay_step else None
 
     @property
     def metrics(self):

@@ -124,6 +124,14 @@ class DBM(LayerStack, EnergyModel):
         ]
         self.built = True
 
+    def constant_step_epochs(self, epochs):
+        """The pretraining epochs: the joint stage (persistent chains) decays."""
+        if not self.decay_step:
+            return None
+        if self.pretrain_epochs_per_layer is not None:
+            return min(self.pretrain_epochs_per_layer * self.num_layers, epochs)
+        return int(round(self.pretrain_fraction * epochs))
+
     def set_stage_for_epoch(self, epoch, total_epochs):
         """Stages 0..L-1: pretrain RBM l; stage L: joint training."""
         if self.pretrain_epochs_per_layer is not None:
