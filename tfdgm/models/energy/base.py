@@ -74,6 +74,12 @@ def rbm_gibbs_sweep(v, weights, visible_bias, hidden_bias, seed, visible_copies=
     return tf.reduce_sum(v, 0)
 
 
+def clipped_logits(probabilities, epsilon=1e-3):
+    """log(p / (1 - p)) of `probabilities` clipped to [epsilon, 1 - epsilon]."""
+    p = tf.clip_by_value(probabilities, epsilon, 1.0 - epsilon)
+    return tf.math.log(p) - tf.math.log1p(-p)
+
+
 class EnergyModel(GenerativeModel):
     """Base of the RBM family: training by CD-k / PCD, log Z, AIS evaluation.
 
@@ -191,8 +197,7 @@ class EnergyModel(GenerativeModel):
     def base_logits(self, epsilon=1e-3):
         """Logits of the training data's mean (the base-rate model of AIS,
         S&M 2008 Sec. 4.1), clipped to [epsilon, 1 - epsilon]. -> [V]."""
-        mean = tf.clip_by_value(self.data_mean, epsilon, 1.0 - epsilon)
-        return tf.math.log(mean) - tf.math.log1p(-mean)
+        return clipped_logits(self.data_mean, epsilon)
 
     def _track_data_mean(self, flat):
         """Running mean of every training example seen (exact, not decayed)."""

@@ -7,7 +7,7 @@ import tensorflow as tf
 from tfdgm.distributions.dbm import DBMDistribution
 from tfdgm.inference.exact import dbm_log_unnormalized_given
 from tfdgm.inference.gibbs import run_chain
-from tfdgm.models.energy.base import EXACT_LIMIT, EnergyModel, rbm_free_energy, rbm_gibbs_sweep
+from tfdgm.models.energy.base import EXACT_LIMIT, EnergyModel, clipped_logits, rbm_free_energy, rbm_gibbs_sweep
 from tfdgm.models.energy.dbn import LayerSchedule, LayerStack, _as_widths
 
 __all__ = ["DBM"]
@@ -126,11 +126,13 @@ class DBM(LayerStack, EnergyModel):
 
     def constant_step_epochs(self, epochs):
         """The pretraining epochs: the joint stage (persistent chains) decays."""
-        if not self.decay_step:
-            return None
+        return min(self.pretraining_epochs(epochs), epochs) if self.decay_step else None
+
+    def pretraining_epochs(self, total_epochs):
+        """Epochs of greedy pretraining out of `total_epochs` (before the joint stage)."""
         if self.pretrain_epochs_per_layer is not None:
-            return min(self.pretrain_epochs_per_layer * self.num_layers, epochs)
-        return int(round(self.pretrain_fraction * epochs))
+            return self.pretrain_epochs_per_layer * self.num_layers
+        return int(round(self.pretrain_fraction * total_epochs))
 
     def set_stage_for_epoch(self, epoch, total_epochs):
         """Stages 0..L-1: pretrain RBM l; stage L: joint training."""
@@ -138,7 +140,7 @@ class DBM(LayerStack, EnergyModel):
             stage = min(epoch // max(self.pretrain_epochs_per_layer, 1), self.num_layers)
             self.stage.assign(float(stage if self.pretrain_epochs_per_layer else self.num_layers))
             return
-        pretrain_epochs = int(round(self.pretrain_fraction * total_epochs))
+        pretrain_epochs = self.pretraining_epochs(total_epochs)
         if epoch < pretrain_epochs:
             stage = epoch * self.num_layers // max(pretrain_epochs, 1)
         else:
@@ -165,8 +167,7 @@ class DBM(LayerStack, EnergyModel):
         """Logits of `hidden_rates()` clipped to [epsilon, 1 - epsilon]: the AIS
         base model's hidden layers (a layer that joint training froze into
         one pattern starts there instead of at uniform). -> list of [size_l]."""
-        rates = [tf.clip_by_value(r, epsilon, 1.0 - epsilon) for r in self.hidden_rates()]
-        return [tf.math.log(r) - tf.math.log1p(-r) for r in rates]
+        return [clipped_logits(rate, epsilon) for rate in self.hidden_rates()]
 
     def _annealing_path(self):
         return self.distribution().annealing_path(self.base_logits(), self.hidden_base_logits())
