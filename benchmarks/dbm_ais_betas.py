@@ -47,20 +47,18 @@ def main():
     model = DBM(event_shape=(784,), num_hidden=[500, 1000], pretrain_epochs_per_layer=3)
     data = tfdgm.data.load("fashion_mnist", split="train", preprocess="binarize:static", batch_size=10_000)
     train = np.concatenate([np.asarray(x) for x in data]).reshape(-1, 784)
-    steps_per_epoch, pretrain_epochs = -(-len(train) // 100), 2 * 3  # batch 100; 3 epochs per layer
-    learning_rate = 0.05
-    if args.decay_joint:  # constant while pretraining, then cosine to zero over the joint epochs
-        learning_rate = keras.optimizers.schedules.CosineDecay(
-            0.05, args.joint_epochs * steps_per_epoch, warmup_target=0.05,
-            warmup_steps=pretrain_epochs * steps_per_epoch)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate))
+    epochs = model.pretraining_epochs(None) + args.joint_epochs
+    # `--decay-joint`: the library's schedule, constant while pretraining, then a cosine to zero.
+    optimizer = (model.make_optimizer(0.05, epochs=epochs, steps_per_epoch=-(-len(train) // 100))
+                 if args.decay_joint else keras.optimizers.SGD(0.05))
+    model.compile(optimizer=optimizer)
     if args.weights and os.path.exists(args.weights):
         model.build((None, 784))
         model.load_weights(args.weights)
         print(f"loaded {args.weights}", flush=True)
     else:
         start = time.perf_counter()
-        model.fit(train, batch_size=100, epochs=pretrain_epochs + args.joint_epochs, verbose=0)
+        model.fit(train, batch_size=100, epochs=epochs, verbose=0)
         print("train s", time.perf_counter() - start, flush=True)
         if args.weights:
             model.save_weights(args.weights)
