@@ -11,7 +11,8 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.helpers import REPO, run_cli, run_python, subprocess_env
+from tests.helpers import REPO, run_cli, run_in_tensorflow_process, subprocess_env
+from tfdgm import cli
 
 
 def test_list_names_models_and_datasets():
@@ -59,13 +60,28 @@ def test_train_evaluate_sample_export_round_trip(tmp_path, model, data, expected
     saved = tmp_path / "saved"
     done = run_cli("export", run_dir, "--to", saved)
     assert done.returncode == 0, done.stderr[-3000:]
-    check = run_python(
+    check = run_in_tensorflow_process(
         "import tensorflow as tf, numpy as np\n"
         f"m = tf.saved_model.load({str(saved)!r})\n"
         "s = m.signatures['sample'](n=tf.constant(16), seed=tf.constant(3))['samples']\n"
         "print(np.isfinite(m.signatures['log_prob'](x=s)['log_prob'].numpy()).all())\n"
     )
     assert check.returncode == 0 and check.stdout.strip().endswith("True"), check.stderr[-2000:]
+
+
+def _main(args, capsys):
+    """`tfdgm ARGS` in this process (the console script is `sys.exit(main())`).
+    -> (exit code, stdout, stderr)."""
+    try:
+        code = cli.main([str(arg) for arg in args])
+    except SystemExit as stop:  # argparse's own errors
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_error_line(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("tfdgm: error:")]
 
 
 @pytest.mark.parametrize(
@@ -82,22 +98,28 @@ def test_train_evaluate_sample_export_round_trip(tmp_path, model, data, expected
         (["export", "/nonexistent/run"], "not a run directory"),
     ],
 )
-def test_bad_input_gives_one_line_error_and_exit_code_2(tmp_path, args, message):
+def test_bad_input_gives_one_line_error_and_exit_code_2(tmp_path, capsys, args, message):
     if args[0] == "train":
         args = args + ["--out", str(tmp_path / "run"), "--epochs", "1", "--num-examples", "64"]
-    done = run_cli(*args)
+    code, out, err = _main(args, capsys)  # an uncaught exception would fail the test here
+    assert code == 2, (out, err[-2000:])
+    error_lines = _one_error_line(err)
+    assert len(error_lines) == 1 and message in error_lines[0], err[-2000:]
+
+
+def test_the_console_command_exits_with_2_and_no_traceback_on_bad_input(tmp_path):
+    done = run_cli("train", "no_such_model", "--data", "digits", "--out", tmp_path / "run")
     assert done.returncode == 2, (done.stdout, done.stderr[-2000:])
     assert "Traceback" not in done.stderr
-    error_lines = [line for line in done.stderr.splitlines() if line.startswith("tfdgm: error:")]
-    assert len(error_lines) == 1 and message in error_lines[0], done.stderr[-2000:]
+    assert len(_one_error_line(done.stderr)) == 1, done.stderr[-2000:]
 
 
-def test_existing_run_is_not_overwritten_without_resume(tmp_path):
+def test_existing_run_is_not_overwritten_without_resume(tmp_path, capsys):
     args = ["train", "independent_gaussian", "--data", "moons", "--epochs", 1,
             "--num-examples", 64, "--out", tmp_path / "run", "--quiet"]
-    assert run_cli(*args).returncode == 0
-    done = run_cli(*args)
-    assert done.returncode == 2 and "pass --resume" in done.stderr
+    assert _main(args, capsys)[0] == 0
+    code, _, err = _main(args, capsys)
+    assert code == 2 and "pass --resume" in err
 
 
 def _optimizer_iterations(weights_path):

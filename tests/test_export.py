@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import run_python
+from tests.helpers import run_in_tensorflow_process
 from tfdgm import export
 from tfdgm.models import IndependentBernoulli, IndependentGaussian
 
@@ -39,7 +39,7 @@ def test_export_reloads_in_fresh_process_importing_only_tensorflow(tmp_path, mod
     np.save(tmp_path / "x.npy", x)
     path = export.save(model, str(tmp_path / "saved"))
 
-    done = run_python(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy")))
+    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy")))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported"] == []
@@ -64,3 +64,13 @@ def test_export_rejects_non_tfdgm_models(tmp_path):
 
     with pytest.raises(ValueError, match="expected a tfdgm model"):
         export.save(keras.Sequential([keras.layers.Dense(1)]), str(tmp_path / "x"))
+
+
+def test_the_tensorflow_only_loader_reports_failures_and_never_imports_tfdgm():
+    failed = run_in_tensorflow_process("raise ValueError('no such signature')")
+    assert failed.returncode == 1 and "ValueError: no such signature" in failed.stderr
+    done = run_in_tensorflow_process(
+        "import sys\nprint(sorted(m for m in ('tfdgm', 'tensorflow_probability', 'tensorflow') if m in sys.modules))"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['tensorflow']"  # the same process after a failure, still TF only

@@ -29,6 +29,7 @@ def test_wrong_shape_dtype_and_event_shape_raise_clear_errors():
     assert model.log_prob(np.zeros((2, 28, 28, 1), np.uint8)).shape == (2,)
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     model = IndependentBernoulli(event_shape=(6,))
     model.compile(optimizer="adam")

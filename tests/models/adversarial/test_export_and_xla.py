@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import run_python
+from tests.helpers import run_in_tensorflow_process
 from tfdgm import export
 from tfdgm.models import GAN, WGANGP, ConditionalGAN, CycleGAN, PointCloudGAN
 
@@ -38,7 +38,7 @@ print(json.dumps(out))
 def _reload(model, tmp_path, z, conditional=False):
     np.save(tmp_path / "z.npy", z)
     path = export.save(model, str(tmp_path / "saved"))
-    done = run_python(LOAD_SCRIPT.format(path=path, z_path=str(tmp_path / "z.npy"), conditional=conditional))
+    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, z_path=str(tmp_path / "z.npy"), conditional=conditional))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported"] == []
@@ -88,6 +88,7 @@ def test_cyclegan_translate_signature(tmp_path):
     ],
     ids=["wgan_gp", "cyclegan", "pointcloud_gan"],
 )
+@pytest.mark.xla
 def test_train_steps_compile_with_xla(make, data):
     """Including WGAN-GP's nested gradient tape and the DeepSets critic."""
     model = make()

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from tests.helpers import run_python
+from tests.helpers import run_in_tensorflow_process
 
 
 def two_moons(num, seed=0, noise=0.1):
@@ -73,7 +73,7 @@ def check_export_in_fresh_process(model, x, tmp_path, labels=None):
     np.save(tmp_path / "x.npy", x)
     path = export.save(model, str(tmp_path / "saved"))
     extra = {} if labels is None else {"label": [int(v) for v in labels]}
-    done = run_python(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy"), extra=extra))
+    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy"), extra=extra))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported"] == []

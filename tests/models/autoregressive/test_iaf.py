@@ -38,6 +38,7 @@ def test_trained_on_two_moons_integrates_to_one_and_beats_a_gaussian():
     flow_checks.check_trained_density_integrates_and_beats_gaussian(IAF, epochs=40)
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     """The D-pass inverse (a tf.while_loop with a static trip count) lowers to XLA."""
     flow_checks.check_train_step_compiles_with_xla(IAF)

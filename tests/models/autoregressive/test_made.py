@@ -179,6 +179,7 @@ def test_bad_arguments_raise_value_errors():
         conditional.log_prob(np.zeros([2, 3], np.float32), context=np.array([0, 5]))
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     model = MADE(event_shape=(6,), hidden_units=[16], num_classes=2)
     model.compile()
@@ -267,6 +268,7 @@ def test_ensemble_samples_follow_the_ensemble_probabilities():
     assert np.all(np.abs(frequencies - probabilities) < 5 * np.sqrt(probabilities * (1 - probabilities) / 20000) + 1e-3)
 
 
+@pytest.mark.xla
 def test_mask_resampling_inside_the_xla_step_trains_every_mask():
     """K = 4 masks (random orders and degrees), one per step by the step
     counter, in an XLA-compiled `fit`: afterwards every mask alone models the

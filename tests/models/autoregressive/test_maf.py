@@ -123,6 +123,7 @@ def test_dense_maf_resamples_masks_and_stays_a_correct_bijector():
     assert_bijector_correct(model.bijector(), z, event_ndims=1)
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     flow_checks.check_train_step_compiles_with_xla(MAF)
 

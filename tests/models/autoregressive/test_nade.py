@@ -89,6 +89,7 @@ def test_order_agnostic_training_fits_every_ordering_of_correlated_bits():
     assert -float(tf.reduce_mean(model.log_prob(x))) < independent_nll - 0.8
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     model = NADE(event_shape=(6,), hidden_units=8, num_classes=2, order_agnostic=True)
     model.compile()

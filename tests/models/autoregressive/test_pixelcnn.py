@@ -132,6 +132,7 @@ def test_fit_on_a_fresh_model_learns_a_class_conditional_pattern():
         assert abs(mean - pattern[label]).mean() < 0.2
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     model = GatedPixelCNN(event_shape=(4, 4, 1), num_filters=8, num_layers=2, num_levels=8, num_classes=2)
     model.compile()

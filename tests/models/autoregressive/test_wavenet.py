@@ -76,6 +76,7 @@ def test_fit_on_a_fresh_model_learns_a_periodic_signal():
     assert np.mean(steps == 1) > 0.9  # the generated signal keeps counting up
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     model = WaveNet(event_shape=(32,), num_levels=16, residual_channels=8, skip_channels=8, dilations=[1, 2],
                     num_classes=2)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import run_cli, run_python
+from tests.helpers import run_cli, run_in_tensorflow_process
 from tests.models.energy.test_conv_rbm import LOAD_SCRIPT, bars
 from tfdgm import export
 from tfdgm.models import get
@@ -67,6 +67,7 @@ def test_second_layer_receptive_fields_are_the_weighted_sums_of_first_layer_filt
     np.testing.assert_allclose(fields, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     model = get("conv_dbn")(image_shape=(8, 8, 1), num_filters=(3, 2), filter_size=(3, 2))
     model.compile()
@@ -85,7 +86,7 @@ def test_export_round_trip_in_a_fresh_process_importing_only_tensorflow(tmp_path
     path = export.save(model, str(tmp_path / "saved"))
     np.save(tmp_path / "x.npy", x[:5])
     script = LOAD_SCRIPT.replace('    "log_prob": loaded.signatures["log_prob"](x=x)["log_prob"].numpy().tolist(),\n', "")
-    done = run_python(script.format(path=path, x_path=str(tmp_path / "x.npy")))
+    done = run_in_tensorflow_process(script.format(path=path, x_path=str(tmp_path / "x.npy")))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert not {"tfdgm", "tensorflow_probability", "tf_keras"} & set(result["imported"])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import run_python
+from tests.helpers import run_in_tensorflow_process
 from tfdgm import export
 from tfdgm.models import get
 from tfdgm.models.energy import ConvRBM
@@ -56,6 +56,7 @@ def test_sparsity_target_lowers_hidden_activity():
     assert activity[0.02] < 0.06, activity
 
 
+@pytest.mark.xla
 @pytest.mark.parametrize("visible", ["binary", "gaussian"])
 def test_train_step_compiles_with_xla(visible):
     model = get("conv_rbm")(image_shape=(8, 8, 1), num_filters=3, filter_size=3, visible=visible)
@@ -122,7 +123,7 @@ def test_export_round_trip_in_a_fresh_process_importing_only_tensorflow(tmp_path
     model.fit(x, batch_size=16, epochs=1, verbose=0)
     path = export.save(model, str(tmp_path / "saved"))  # log Z exactly (2^16 visible states)
     np.save(tmp_path / "x.npy", x[:5])
-    done = run_python(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy")))
+    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy")))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert not {"tfdgm", "tensorflow_probability", "tf_keras"} & set(result["imported"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import binary_states, run_python
+from tests.helpers import binary_states, run_in_tensorflow_process
 from tfdgm import export
 from tfdgm.models import get
 from tfdgm.models.energy import BernoulliRBM, GaussianBernoulliRBM, ReplicatedSoftmaxRBM
@@ -44,6 +44,7 @@ def test_log_prob_is_normalized_and_reset_by_training():
     assert abs(total - 1.0) < 1e-5
 
 
+@pytest.mark.xla
 @pytest.mark.parametrize("name", ["rbm", "grbm", "rsm", "dbn", "dbm"])
 def test_train_step_compiles_with_xla(name):
     model = get(name)(event_shape=(6,))
@@ -157,7 +158,7 @@ def test_export_round_trip_in_a_fresh_process_importing_only_tensorflow(tmp_path
     path = export.save(model, str(tmp_path / "saved"))  # estimates log Z (exactly: small model)
     assert not np.isnan(float(model.log_z))
     np.save(tmp_path / "x.npy", x[:5])
-    done = run_python(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy")))
+    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy")))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported"] == []

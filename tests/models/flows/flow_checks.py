@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tests.bijector_checks import assert_bijector_correct
-from tests.helpers import grid_2d, run_python
+from tests.helpers import grid_2d, run_in_tensorflow_process
 from tfdgm import export
 
 tfb = tfp.bijectors
@@ -87,7 +87,7 @@ def assert_export_round_trip(model, x, tmp_path):
     """The SavedModel, loaded by a process importing only TensorFlow, equals the model."""
     np.save(tmp_path / "x.npy", x)
     path = export.save(model, str(tmp_path / "saved"))
-    done = run_python(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy")))
+    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy")))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported"] == []

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers import run_python
+from tests.helpers import run_in_tensorflow_process
 from tests.models.flows.flow_checks import (assert_export_round_trip, assert_model_bijector_correct,
                                             assert_sample_log_prob_matches_bijector_path,
                                             assert_train_step_lowers_to_xla, grid_mass, randomize,
@@ -102,6 +102,7 @@ def test_levels_follow_what_divides_the_image():
         Glow(event_shape=(7, 7, 1))
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     x = np.random.default_rng(6).normal(size=(8, 4, 4, 2)).astype(np.float32)
     assert_train_step_lowers_to_xla(Glow(**IMAGE), x)
@@ -139,7 +140,7 @@ out = {{"given": given["log_prob"].numpy().tolist(),
        "imported": sorted(m for m in ("tfdgm", "tensorflow_probability", "tf_keras") if m in sys.modules)}}
 print(json.dumps(out))
 """
-    done = run_python(script)
+    done = run_in_tensorflow_process(script)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported"] == [] and result["deterministic"]

@@ -50,6 +50,7 @@ def test_trained_toy_density_integrates_to_one_and_beats_a_gaussian():
     assert abs(grid_mass(model, -14.0, 14.0, 561) - 1.0) < 0.02
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     x = np.random.default_rng(2).normal(size=(8, 4, 4, 1)).astype(np.float32)
     assert_train_step_lowers_to_xla(NICE(event_shape=(4, 4, 1), hidden_units=[16]), x)

@@ -34,6 +34,7 @@ def test_density_integrates_to_one_and_training_improves_it():
     assert abs(grid_mass(model, -10.0, 10.0, 301) - 1.0) < 0.02
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     x = np.random.default_rng(2).normal(size=(8, 3)).astype(np.float32)
     assert_train_step_lowers_to_xla(PlanarFlow(event_shape=(3,), num_layers=2), x)

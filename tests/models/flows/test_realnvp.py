@@ -58,6 +58,7 @@ def test_trained_toy_density_integrates_to_one_and_beats_a_gaussian():
     assert_sample_log_prob_matches_bijector_path(model)
 
 
+@pytest.mark.xla
 def test_train_step_compiles_with_xla():
     x = np.random.default_rng(2).normal(size=(8, 4, 4, 2)).astype(np.float32)
     assert_train_step_lowers_to_xla(RealNVP(**IMAGE), x)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import run_cli, run_python
+from tests.helpers import run_cli, run_in_tensorflow_process
 from tfdgm import export
 from tfdgm.models import HelmholtzMachine, VAE
 
@@ -55,7 +55,7 @@ def test_export_reloads_in_a_fresh_process_importing_only_tensorflow(tmp_path, m
     path = export.save(model, str(tmp_path / "saved"))
     assert export.signature_names(model) == ["decode", "encode", "log_prob", "sample"]
 
-    done = run_python(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy"), z_path=str(tmp_path / "z.npy")))
+    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy"), z_path=str(tmp_path / "z.npy")))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported"] == []

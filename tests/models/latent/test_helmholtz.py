@@ -16,6 +16,7 @@ def _toy_binary(n=512, dims=8, seed=0):
     return np.abs(x - (rng.uniform(size=x.shape) < 0.05)).astype(np.float32)
 
 
+@pytest.mark.xla
 @pytest.mark.parametrize("algorithm", ["wake_sleep", "reweighted_wake_sleep"])
 def test_training_increases_the_lk_estimate(algorithm):
     x = _toy_binary()

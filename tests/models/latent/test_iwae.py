@@ -32,6 +32,7 @@ def test_training_bound_is_the_k_sample_bound_and_k1_is_the_mc_elbo():
     np.testing.assert_allclose(one.training_bound(x, seed)[0], vae.training_bound(x, seed)[0], rtol=1e-5)
 
 
+@pytest.mark.xla
 def test_iwae_training_raises_its_bound_under_xla():
     x = _toy_binary()
     model = IWAE(event_shape=(10,), hidden_units=[32], latent_dim=2, num_importance_samples=5)

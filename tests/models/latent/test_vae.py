@@ -146,6 +146,7 @@ def _hlo(model, x):
     ],
     ids=["bernoulli_planar_posterior", "stacked_gaussian_warmup", "conv_logistic_mixture", "full_posterior_categorical"],
 )
+@pytest.mark.xla
 def test_fit_on_a_fresh_model_runs_xla_compiled_train_steps(kwargs, shape):
     rng = np.random.default_rng(0)
     if kwargs.get("likelihood") in ("logistic_mixture", "categorical256"):
