@@ -2,6 +2,7 @@
 the TensorFlow-only process that reloads exported SavedModels."""
 
 import atexit
+import contextlib
 import itertools
 import json
 import os
@@ -121,3 +122,24 @@ def run_in_tensorflow_process(code, timeout=300):
     """Runs the check script `code` in the TensorFlow-only loader process.
     -> CompletedProcess (returncode 1 and the traceback in stderr if it raised)."""
     return _LOADER_PROCESS.run(code, timeout)
+
+
+@contextlib.contextmanager
+def recording_xla_traces(model):
+    """Within the block, each trace of `model.train_step` (by `fit`) records
+    whether it happened inside an XLA cluster. Yields the list of records."""
+    import tensorflow as tf
+    # Private, but TensorFlow has no public query of "am I being compiled by XLA".
+    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+
+    records, original = [], model.train_step
+
+    def train_step(data):
+        records.append(GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+        return original(data)
+
+    model.train_step = train_step
+    try:
+        yield records
+    finally:
+        del model.train_step

@@ -15,7 +15,9 @@ from tfdgm.models import GAN, WGANGP
     "model_class, optimizer, steps",
     [
         (GAN, lambda: keras.optimizers.Adam(1e-3, beta_1=0.5), 1000),
-        (WGANGP, lambda: keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.9), 4000),
+        # Measured with XLA's random streams (the model's default); without XLA
+        # the same seed gives 8/8 modes but 57% near one at 4000 steps.
+        pytest.param(WGANGP, lambda: keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.9), 4000, marks=pytest.mark.xla),
     ],
 )
 def test_covers_at_least_seven_of_eight_gaussians(model_class, optimizer, steps):
