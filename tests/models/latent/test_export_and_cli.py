@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import run_cli, run_in_tensorflow_process
-from tfdgm import export
+from tests.helpers import run_in_tensorflow_process
+from tfdgm import cli, export
 from tfdgm.models import HelmholtzMachine, VAE
 
 LOAD_SCRIPT = r"""
@@ -68,13 +68,12 @@ def test_export_reloads_in_a_fresh_process_importing_only_tensorflow(tmp_path, m
 
 def test_cli_trains_evaluates_with_lk_and_samples_a_vae(tmp_path):
     run_dir = str(tmp_path / "vae-digits")
-    done = run_cli(
+    # In this process, as the other families' CLI tests (tests/test_cli.py runs the console command).
+    assert cli.main([
         "train", "vae", "--data", "digits", "--epochs", "1", "--num-examples", "128", "--batch-size", "64",
         "--out", run_dir, "--param", "hidden_units=[32]", "--param", "latent_dim=2", "--quiet",
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    done = run_cli("evaluate", run_dir, "--num-samples", "20")
-    assert done.returncode == 0, done.stderr[-3000:]
+    ]) == 0
+    assert cli.main(["evaluate", run_dir, "--num-samples", "20"]) == 0
     metrics = json.loads(open(os.path.join(run_dir, "metrics.json")).read())
     assert metrics["num_samples"] == 20 and np.isfinite(metrics["nll_nats"])
     # Binarized 8x8 digits: bits/dim = nats / (64 ln 2).
