@@ -105,7 +105,8 @@ def test_levels_follow_what_divides_the_image():
 @pytest.mark.xla
 def test_train_step_compiles_with_xla():
     x = np.random.default_rng(6).normal(size=(8, 4, 4, 2)).astype(np.float32)
-    assert_train_step_lowers_to_xla(Glow(**IMAGE), x)
+    # One step per level: both levels' squeeze and split, at half the compile time of IMAGE's two.
+    assert_train_step_lowers_to_xla(Glow(**{**IMAGE, "num_steps": 1}), x)
 
 
 def test_export_round_trip_in_a_fresh_process(tmp_path):
