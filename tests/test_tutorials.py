@@ -16,9 +16,8 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "tutorials", "*.ipynb")))
 def test_tutorial_runs_at_toy_size(path, monkeypatch):
     monkeypatch.setenv("TFDGM_TUTORIAL_TOY", "1")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-    # At toy size XLA's compile time exceeds the training time (gans.ipynb:
-    # 182 s with XLA, 94 s without); each model's XLA step is tested elsewhere.
-    monkeypatch.setenv("TFDGM_JIT_COMPILE", "0")
+    # The kernel inherits conftest's TFDGM_JIT_COMPILE=0: at toy size XLA's
+    # compile time exceeds the training time (gans.ipynb: 182 s with XLA, 94 s without).
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": REPO}}).execute()
     errors = [
