@@ -401,8 +401,8 @@ class EnergyModel(GenerativeModel):
             # CD-k: d/dtheta of this is -(<dE/dtheta>_data - <dE/dtheta>_negatives) (Hinton 2002, eq. 5).
             loss = tf.reduce_mean(positive_energy) - tf.reduce_mean(energies[batch:])
             loss = self.cd_loss_scale * loss + self.penalties(flat)
-        # Before the update, like the loss: flat @ W is then shared with the
-        # free energy (one matrix product fewer per step under XLA).
+        # Before the update, like the loss: under XLA, flat @ W is then shared
+        # with the first Gibbs sweep of CD-k (not with the stacked free energy).
         reconstruction = self.reconstruction(flat)
         self.apply_cd_gradients(tape, loss)
         self.log_z.assign(float("nan"))  # the stored estimate is stale now
