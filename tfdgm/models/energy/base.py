@@ -362,11 +362,6 @@ class EnergyModel(GenerativeModel):
             )
         return total
 
-    def apply_cd_gradients(self, tape, loss, variables=None):
-        """Heavy-ball momentum on the surrogate's gradient, then the optimizer."""
-        variables = self.trainable_variables if variables is None else variables
-        self.apply_smoothed_gradients(tape.gradient(loss, variables), variables)
-
     def apply_smoothed_gradients(self, gradients, variables, masks=None):
         """u <- momentum u + g; the optimizer steps along u (guide Sec. 9).
 
@@ -390,7 +385,17 @@ class EnergyModel(GenerativeModel):
         x, _ = self.unpack(data)
         flat = self._flat(self.validate_input(x))
         self._track_data_mean(flat)
-        negative = self.negative_phase(flat, self._next_seed())
+        gradients, positive_energy, reconstruction = self.contrastive_gradients(flat, self._next_seed())
+        self.apply_smoothed_gradients(gradients, self.trainable_variables)
+        self.log_z.assign(float("nan"))  # the stored estimate is stale now
+        return self._update_metrics(flat, positive_energy, reconstruction)
+
+    def contrastive_gradients(self, flat, seed):
+        """The CD-k / PCD gradient of the surrogate loss (module docstring) by autodiff.
+
+        -> (gradients aligned with `trainable_variables`, F of the data [n],
+        the reconstruction of the data for the metric [n, V])."""
+        negative = self.negative_phase(flat, seed)
         batch = tf.shape(flat)[0]
         with tf.GradientTape() as tape:
             distribution = self.distribution()
@@ -404,9 +409,7 @@ class EnergyModel(GenerativeModel):
         # Before the update, like the loss: under XLA, flat @ W is then shared
         # with the first Gibbs sweep of CD-k (not with the stacked free energy).
         reconstruction = self.reconstruction(flat)
-        self.apply_cd_gradients(tape, loss)
-        self.log_z.assign(float("nan"))  # the stored estimate is stale now
-        return self._update_metrics(flat, positive_energy, reconstruction)
+        return tape.gradient(loss, self.trainable_variables), positive_energy, reconstruction
 
     def reconstruction(self, flat):
         """Mean-field one-step reconstruction E[v | h = p(h|v)] (override). [n, V] -> [n, V]."""
