@@ -13,7 +13,9 @@ Speed: one epoch over the same training images at the same size and batch,
 tfdgm `fit` (XLA, CD-1; on NumPy arrays, and on tf.data with 10 steps per
 call as the CLI trains) against `sklearn.neural_network.BernoulliRBM.partial_fit`
 per batch (sklearn's update is PCD-1: the same one Gibbs sweep per update);
-best of 2 interleaved rounds.
+tfdgm's epoch is timed by callbacks at its begin and end (the whole `fit`
+call's seconds are kept in the JSON too); best of `--speed-rounds`
+interleaved rounds.
 
 Budgets are fixed epoch counts per model (not wall-clock: the CPU is shared):
 `--epochs` for RBM CD-1 and PCD, `--cd25-epochs` for CD-25 (25 sweeps per
@@ -101,21 +103,39 @@ def quality(args, train, test):
     return rows
 
 
+class _EpochTimer(keras.callbacks.Callback):
+    """Wall time from `on_epoch_begin` to `on_epoch_end`."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self.start
+
+
 def _tfdgm_epoch_seconds(train, batch_size, dataset, steps_per_execution):
     """One CD-1 epoch of `fit` after a compiling call: on NumPy arrays (Keras
-    slices them) or on a cached `tf.data` pipeline, as the CLI trains."""
+    slices them) or on a cached `tf.data` pipeline, as the CLI trains.
+
+    -> (epoch seconds, from the epoch's begin to its end callback; seconds of
+    the whole `fit` call). The two differ by fit's set-up and tear-down, once
+    per call: on tf.data the tear-down sometimes waits up to ~1.3 s, until
+    the next tick of tf.data's autotuning thread (the fit call then ends at
+    2.55 or 5.11 s; none with `autotune.enabled=False`; README, RBM family).
+    """
     model = BernoulliRBM(event_shape=(784,), num_hidden=500, cd_steps=1, momentum=0.0, weight_decay=0.0)
     model.compile(optimizer=keras.optimizers.SGD(0.1), steps_per_execution=steps_per_execution)
+    timer = _EpochTimer()
     if dataset:
         data = tf.data.Dataset.from_tensor_slices(train).batch(batch_size).cache()
         model.fit(data.take(2 * steps_per_execution), epochs=1, verbose=0)  # compile
         start = time.perf_counter()
-        model.fit(data, epochs=1, verbose=0)
+        model.fit(data, epochs=1, verbose=0, callbacks=[timer])
     else:
         model.fit(train[: batch_size * 4], batch_size=batch_size, epochs=1, verbose=0)  # compile
         start = time.perf_counter()
-        model.fit(train, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
-    return time.perf_counter() - start
+        model.fit(train, batch_size=batch_size, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
+    return timer.seconds, time.perf_counter() - start
 
 
 def _sklearn_epoch_seconds(train, batch_size):
@@ -132,16 +152,21 @@ def _sklearn_epoch_seconds(train, batch_size):
 def speed(args, train, rounds=2):
     """Seconds per CD-1 epoch, best of `rounds` interleaved rounds of the three contenders."""
     seconds = {"arrays": [], "dataset": [], "sklearn": []}
+    fit_calls = {"arrays": [], "dataset": []}
     for _ in range(rounds):
-        seconds["arrays"].append(_tfdgm_epoch_seconds(train, args.batch_size, False, 1))
-        seconds["dataset"].append(_tfdgm_epoch_seconds(train, args.batch_size, True, 10))
+        for name, dataset, steps in (("arrays", False, 1), ("dataset", True, 10)):
+            epoch, call = _tfdgm_epoch_seconds(train, args.batch_size, dataset, steps)
+            seconds[name].append(epoch)
+            fit_calls[name].append(call)
         seconds["sklearn"].append(_sklearn_epoch_seconds(train, args.batch_size))
     best = {name: min(values) for name, values in seconds.items()}
     return {"examples": len(train), "batch_size": args.batch_size, "rounds": rounds,
             "tfdgm_seconds": round(best["arrays"], 2), "tfdgm_dataset_seconds": round(best["dataset"], 2),
             "sklearn_seconds": round(best["sklearn"], 2),
             "speedup": round(best["sklearn"] / best["arrays"], 2),
-            "speedup_dataset": round(best["sklearn"] / best["dataset"], 2)}
+            "speedup_dataset": round(best["sklearn"] / best["dataset"], 2),
+            "all_seconds": {name: [round(s, 3) for s in values] for name, values in seconds.items()},
+            "fit_call_seconds": {name: [round(s, 3) for s in values] for name, values in fit_calls.items()}}
 
 
 def main():
@@ -160,11 +185,12 @@ def main():
     parser.add_argument("--only", default=None,
                         help="run only the models whose name contains one of these comma-separated strings")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--speed-rounds", type=int, default=2, help="interleaved rounds of the speed contenders")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "rbm.json"))
     args = parser.parse_args()
     train, test = _arrays("train", args.num_train), _arrays("test", args.num_test)
-    speed_row = None if args.skip_speed else speed(args, train)
+    speed_row = None if args.skip_speed else speed(args, train, args.speed_rounds)
     print(json.dumps(speed_row), flush=True)
     rows = [] if args.skip_quality else quality(args, train, test)
     lines = ["| model | epochs | test log-likelihood (nats) | ± stderr | train s | AIS + eval s |",
