@@ -41,6 +41,7 @@ import tensorflow as tf  # noqa: E402
 
 import tfdgm  # noqa: E402
 from tfdgm.models.energy import DBM, DBN, BernoulliRBM  # noqa: E402
+from tfdgm.models.energy.base import EnergyModel  # noqa: E402
 
 
 def _arrays(split, num):
@@ -113,7 +114,15 @@ class _EpochTimer(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self.start
 
 
-def _tfdgm_epoch_seconds(train, batch_size, dataset, steps_per_execution):
+class _AutodiffRBM(BernoulliRBM):
+    """BernoulliRBM trained by the family's autodiff path (as the Gaussian RBM
+    is), for the side-by-side speed of the closed-form statistics."""
+
+    def contrastive_gradients(self, flat, seed):
+        return EnergyModel.contrastive_gradients(self, flat, seed)
+
+
+def _tfdgm_epoch_seconds(train, batch_size, dataset, steps_per_execution, model_class=BernoulliRBM):
     """One CD-1 epoch of `fit` after a compiling call: on NumPy arrays (Keras
     slices them) or on a cached `tf.data` pipeline, as the CLI trains.
 
@@ -123,7 +132,7 @@ def _tfdgm_epoch_seconds(train, batch_size, dataset, steps_per_execution):
     the next tick of tf.data's autotuning thread (the fit call then ends at
     2.55 or 5.11 s; none with `autotune.enabled=False`; README, RBM family).
     """
-    model = BernoulliRBM(event_shape=(784,), num_hidden=500, cd_steps=1, momentum=0.0, weight_decay=0.0)
+    model = model_class(event_shape=(784,), num_hidden=500, cd_steps=1, momentum=0.0, weight_decay=0.0)
     model.compile(optimizer=keras.optimizers.SGD(0.1), steps_per_execution=steps_per_execution)
     timer = _EpochTimer()
     if dataset:
@@ -150,12 +159,14 @@ def _sklearn_epoch_seconds(train, batch_size):
 
 
 def speed(args, train, rounds=2):
-    """Seconds per CD-1 epoch, best of `rounds` interleaved rounds of the three contenders."""
-    seconds = {"arrays": [], "dataset": [], "sklearn": []}
-    fit_calls = {"arrays": [], "dataset": []}
+    """Seconds per CD-1 epoch, best of `rounds` interleaved rounds of the contenders."""
+    seconds = {"arrays": [], "dataset": [], "dataset_autodiff": [], "sklearn": []}
+    fit_calls = {"arrays": [], "dataset": [], "dataset_autodiff": []}
+    contenders = (("arrays", False, 1, BernoulliRBM), ("dataset", True, 10, BernoulliRBM),
+                  ("dataset_autodiff", True, 10, _AutodiffRBM))
     for _ in range(rounds):
-        for name, dataset, steps in (("arrays", False, 1), ("dataset", True, 10)):
-            epoch, call = _tfdgm_epoch_seconds(train, args.batch_size, dataset, steps)
+        for name, dataset, steps, model_class in contenders:
+            epoch, call = _tfdgm_epoch_seconds(train, args.batch_size, dataset, steps, model_class)
             seconds[name].append(epoch)
             fit_calls[name].append(call)
         seconds["sklearn"].append(_sklearn_epoch_seconds(train, args.batch_size))
@@ -165,6 +176,8 @@ def speed(args, train, rounds=2):
             "sklearn_seconds": round(best["sklearn"], 2),
             "speedup": round(best["sklearn"] / best["arrays"], 2),
             "speedup_dataset": round(best["sklearn"] / best["dataset"], 2),
+            "tfdgm_dataset_autodiff_seconds": round(best["dataset_autodiff"], 2),
+            "speedup_dataset_autodiff": round(best["sklearn"] / best["dataset_autodiff"], 2),
             "all_seconds": {name: [round(s, 3) for s in values] for name, values in seconds.items()},
             "fit_call_seconds": {name: [round(s, 3) for s in values] for name, values in fit_calls.items()}}
 
@@ -205,6 +218,8 @@ def main():
                   f"({speed_row['speedup']}x) |",
                   f"| tfdgm `fit` on tf.data, 10 steps per call (XLA, as the CLI) | "
                   f"{speed_row['tfdgm_dataset_seconds']} ({speed_row['speedup_dataset']}x) |",
+                  f"| the same with the family's autodiff CD gradient instead of the closed form | "
+                  f"{speed_row['tfdgm_dataset_autodiff_seconds']} ({speed_row['speedup_dataset_autodiff']}x) |",
                   f"| scikit-learn BernoulliRBM `partial_fit` per batch | {speed_row['sklearn_seconds']} |"]
     print("\n".join(lines))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
