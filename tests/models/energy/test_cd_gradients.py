@@ -1,5 +1,5 @@
 """The CD gradient of the binary RBM: the closed-form statistics against autodiff,
-and both training paths' CD-1 gradients against the exact expectation by enumeration."""
+and both training paths' CD-1 and PCD-1 gradients against the exact expectation by enumeration."""
 
 import numpy as np
 import pytest
@@ -11,9 +11,10 @@ from tfdgm.models.energy.base import EnergyModel
 from tfdgm.models.energy.rbm import bernoulli_rbm_cd_gradients
 
 
-def _model(num_visible=5, num_hidden=4, weight_decay=0.0, seed=0):
+def _model(num_visible=5, num_hidden=4, weight_decay=0.0, seed=0, persistent=False):
     rng = np.random.default_rng(seed)
-    model = BernoulliRBM(event_shape=(num_visible,), num_hidden=num_hidden, weight_decay=weight_decay)
+    model = BernoulliRBM(event_shape=(num_visible,), num_hidden=num_hidden, weight_decay=weight_decay,
+                         persistent=persistent, num_chains=4)
     model.build()
     for variable in model.trainable_variables:
         variable.assign(rng.normal(scale=0.8, size=variable.shape).astype(np.float32))
@@ -40,17 +41,19 @@ def test_closed_form_statistics_equal_the_autodiff_of_the_free_energy_difference
         np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-6)
 
 
-def _exact_expected_cd1_gradient(model, data):
-    """E over one Gibbs sweep v -> h -> v' of the CD-1 gradient, by enumerating h and v'."""
+def _exact_expected_cd1_gradient(model, data, starts):
+    """E over one Gibbs sweep v -> h -> v' from each of `starts` (the data for CD-1,
+    the chains for PCD-1) of the CD gradient, by enumerating h and v'."""
     w, b, c = (v.numpy().astype(np.float64) for v in (model.weights_vh, model.visible_bias, model.hidden_bias))
     hiddens = binary_states(w.shape[1]).astype(np.float64)
     visibles = binary_states(w.shape[0]).astype(np.float64)
     p_h = _sigmoid(c + data @ w)  # [n, H]
-    h_given_v = np.prod(np.where(hiddens[None], p_h[:, None], 1 - p_h[:, None]), -1)  # [n, 2^H]
+    p_start = _sigmoid(c + starts @ w)
+    h_given_v = np.prod(np.where(hiddens[None], p_start[:, None], 1 - p_start[:, None]), -1)  # [m, 2^H]
     p_v = _sigmoid(b + hiddens @ w.T)  # [2^H, V]
     v_given_h = np.prod(np.where(visibles[None], p_v[:, None], 1 - p_v[:, None]), -1)  # [2^H, 2^V]
-    transition = h_given_v @ v_given_h  # [n, 2^V]: P(v' | v_i)
-    negative_weight = transition.mean(0)  # mixture over the batch
+    transition = h_given_v @ v_given_h  # [m, 2^V]: P(v' | start_i)
+    negative_weight = transition.mean(0)  # mixture over the starts
     negative_hidden = _sigmoid(c + visibles @ w)
     grad_w = -(data.T @ p_h / len(data) - visibles.T @ (negative_weight[:, None] * negative_hidden))
     grad_b = -(data.mean(0) - negative_weight @ visibles)
@@ -58,17 +61,27 @@ def _exact_expected_cd1_gradient(model, data):
     return grad_w + model.weight_decay * w, grad_b, grad_c
 
 
+@pytest.mark.parametrize("persistent", [False, True], ids=["cd1", "pcd1"])
 @pytest.mark.parametrize("path", ["closed_form", "autodiff"])
-def test_cd1_gradient_is_unbiased_for_the_exact_one_sweep_expectation(path):
+def test_cd1_gradient_is_unbiased_for_the_exact_one_sweep_expectation(path, persistent):
     # Both training paths: BernoulliRBM's closed-form statistics and the family's autodiff of the
-    # surrogate loss (what the Gaussian RBM and the convolutional RBM train with).
-    model = _model(weight_decay=0.01)
+    # surrogate loss (what the Gaussian RBM and the convolutional RBM train with). PCD's 4 chains
+    # restart from the same states at every draw, and are fewer than the 6 data vectors.
+    model = _model(weight_decay=0.01, persistent=persistent)
     data = (np.random.default_rng(2).uniform(size=(6, 5)) < 0.5).astype(np.float32)
+    chains = model.chains.numpy() if persistent else None
     method = model.contrastive_gradients if path == "closed_form" else (
         lambda flat, seed: EnergyModel.contrastive_gradients(model, flat, seed))
-    step = tf.function(lambda seed: method(tf.constant(data), seed)[0])
+
+    @tf.function
+    def step(seed):
+        if persistent:
+            model.chains.assign(chains)
+        return method(tf.constant(data), seed)[0]
+
     draws = [[g.numpy() for g in step(tf.constant([7, s]))] for s in range(3000)]
-    exact = _exact_expected_cd1_gradient(model, data.astype(np.float64))
+    exact = _exact_expected_cd1_gradient(model, data.astype(np.float64),
+                                         (chains if persistent else data).astype(np.float64))
     for index, expected in enumerate(exact):
         samples = np.stack([d[index] for d in draws])
         stderr = samples.std(0) / np.sqrt(len(samples))
