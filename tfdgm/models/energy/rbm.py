@@ -106,8 +106,7 @@ class BernoulliRBM(DenseFilters, EnergyModel):
         positive_hidden = tf.sigmoid(positive_input)
         reconstruction = distribution.visible_probs(bernoulli(positive_hidden, hidden_seed))
         if self.persistent:
-            negative = run_chain(distribution.gibbs_step, tf.convert_to_tensor(self.chains), self.cd_steps, chain_seed)
-            self.chains.assign(negative)
+            negative = self.negative_phase(flat, chain_seed)
         else:
             negative = bernoulli(reconstruction, visible_seed)
             if self.cd_steps > 1:
