@@ -128,9 +128,10 @@ def _tfdgm_epoch_seconds(train, batch_size, dataset, steps_per_execution, model_
 
     -> (epoch seconds, from the epoch's begin to its end callback; seconds of
     the whole `fit` call). The two differ by fit's set-up and tear-down, once
-    per call: on tf.data the tear-down sometimes waits up to ~1.3 s, until
-    the next tick of tf.data's autotuning thread (the fit call then ends at
-    2.55 or 5.11 s; none with `autotune.enabled=False`; README, RBM family).
+    per call: on tf.data the tear-down sometimes waits for the next tick of
+    tf.data's autotuning thread (calls ended at 2.55, 5.11 or 10.23 s, up to
+    5 s after their last step; none with `autotune.enabled=False`; README,
+    RBM family).
     """
     model = model_class(event_shape=(784,), num_hidden=500, cd_steps=1, momentum=0.0, weight_decay=0.0)
     model.compile(optimizer=keras.optimizers.SGD(0.1), steps_per_execution=steps_per_execution)

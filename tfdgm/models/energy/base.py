@@ -16,7 +16,8 @@ replica-aware `apply_gradients` of the foundation and checkpoints the optimizer
 state (`contrastive_gradients`, by autodiff). `BernoulliRBM` overrides it with
 the same gradient in closed form, which shares the data's hidden
 probabilities between its positive statistics and the first Gibbs sweep: five
-large matrix products per CD-1 step instead of seven (`tfdgm.models.energy.rbm`). Momentum (Sec. 9) is heavy-ball smoothing of that gradient kept in
+large matrix products per CD-1 step instead of seven (`tfdgm.models.energy.rbm`).
+Momentum (Sec. 9) is heavy-ball smoothing of that gradient kept in
 non-trainable velocity weights, so it holds for whatever optimizer is
 compiled (use `SGD(lr)` with no momentum of its own for the guide's recipe).
 Negative samples come from k Gibbs sweeps started at the data (CD-k) or from

@@ -121,7 +121,8 @@ class BernoulliRBM(DenseFilters, EnergyModel):
                 penalty = self.penalties(flat)
             extra = tape.gradient(penalty, self.trainable_variables)
             gradients = [g if p is None else g + p for g, p in zip(gradients, extra)]
-        positive_energy = -tf.linalg.matvec(flat, self.visible_bias) - tf.reduce_sum(tf.math.softplus(positive_input), -1)
+        positive_energy = -tf.linalg.matvec(flat, self.visible_bias) - tf.reduce_sum(
+            tf.math.softplus(positive_input), -1)
         return gradients, positive_energy, reconstruction
 
 
