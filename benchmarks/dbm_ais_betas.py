@@ -1,4 +1,4 @@
-"""Does the AIS log Z of the RBM benchmark's DBM rise with more betas?
+"""Does the AIS log Z of the RBM benchmark's DBM (or DBN) rise with more betas?
 
 Trains the same DBM 500-1000 as `rbm.py --only DBM --dbm-pretrain-epochs 3
 --dbm-joint-epochs 6` (same seed, data, step and batch), then estimates log Z
@@ -11,10 +11,13 @@ weights there (and reuses them when the file exists), so longer schedules
 can be added without retraining. `--decay-joint` decays the joint stage's
 step to zero (cosine, after the constant-step pretraining), as PCD needs for
 its chains to catch up with the model (Tieleman 2008; the RBM benchmark's
-decayed-PCD row).
+decayed-PCD row). `--model dbn` does the same for the benchmark's DBN 500-500
+(`--dbn-epochs` per layer, constant step), whose bound needs the top RBM's
+log Z.
 
   flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/dbm_ais_betas.py \
       [--schedules 100x5000 50x20000] [--weights /tmp/dbm.weights.h5] [--decay-joint] [--joint-epochs 6]
+      [--model dbn --dbn-epochs 4]
 """
 import argparse
 import json
@@ -26,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfdgm.data
-from tfdgm.models.energy import DBM
+from tfdgm.models.energy import DBM, DBN
 
 
 def main():
@@ -35,6 +38,8 @@ def main():
     parser.add_argument("--weights", default=None, help="a .weights.h5 file to keep (or reuse) the trained DBM")
     parser.add_argument("--decay-joint", action="store_true", help="decay the joint stage's step to zero")
     parser.add_argument("--joint-epochs", type=int, default=6)
+    parser.add_argument("--model", choices=["dbm", "dbn"], default="dbm")
+    parser.add_argument("--dbn-epochs", type=int, default=4, help="epochs per layer of the DBN (--model dbn)")
     args = parser.parse_args()
     schedules = []
     for entry in args.schedules:
@@ -44,13 +49,17 @@ def main():
         schedules.append((int(runs), int(betas)))
 
     keras.utils.set_random_seed(0)
-    model = DBM(event_shape=(784,), num_hidden=[500, 1000], pretrain_epochs_per_layer=3)
     data = tfdgm.data.load("fashion_mnist", split="train", preprocess="binarize:static", batch_size=10_000)
     train = np.concatenate([np.asarray(x) for x in data]).reshape(-1, 784)
-    epochs = model.pretraining_epochs(None) + args.joint_epochs
-    # `--decay-joint`: the library's schedule, constant while pretraining, then a cosine to zero.
-    optimizer = (model.make_optimizer(0.05, epochs=epochs, steps_per_epoch=-(-len(train) // 100))
-                 if args.decay_joint else keras.optimizers.SGD(0.05))
+    if args.model == "dbn":  # as `rbm.py --only DBN --dbn-epochs N`
+        model = DBN(event_shape=(784,), num_hidden=[500, 500])
+        epochs, optimizer = 2 * args.dbn_epochs, keras.optimizers.SGD(0.05)
+    else:
+        model = DBM(event_shape=(784,), num_hidden=[500, 1000], pretrain_epochs_per_layer=3)
+        epochs = model.pretraining_epochs(None) + args.joint_epochs
+        # `--decay-joint`: the library's schedule, constant while pretraining, then a cosine to zero.
+        optimizer = (model.make_optimizer(0.05, epochs=epochs, steps_per_epoch=-(-len(train) // 100))
+                     if args.decay_joint else keras.optimizers.SGD(0.05))
     model.compile(optimizer=optimizer)
     if args.weights and os.path.exists(args.weights):
         model.build((None, 784))
