@@ -1,6 +1,8 @@
 """tfdgm: deep generative models as Keras 3 models over TensorFlow Probability."""
 
 import importlib
+import os
+import sys
 
 __version__ = "0.1.0"
 
@@ -8,7 +10,27 @@ __all__ = ["data", "export", "models", "__version__"]
 
 
 def __getattr__(name):
-    # Submodules load on first use, so `tfdgm --help` does not import TensorFlow.
     if name in ("data", "export", "models"):
         return importlib.import_module(f"tfdgm.{name}")
     raise AttributeError(f"module 'tfdgm' has no attribute {name!r}")
+
+
+def _started_as_the_cli():
+    """Whether this process is the `tfdgm` command (`tfdgm ...` or `python -m tfdgm.cli`)."""
+    argv = getattr(sys, "argv", None) or [""]
+    if os.path.basename(argv[0]) in ("tfdgm", "tfdgm.exe", "tfdgm-script.py"):
+        return True
+    interpreter_options = []
+    for option in (getattr(sys, "orig_argv", None) or [])[1:]:
+        if not option.startswith("-"):
+            break
+        interpreter_options.append(option)
+    module = (getattr(sys, "orig_argv", None) or [])[len(interpreter_options) + 1:][:1]
+    return bool(interpreter_options) and interpreter_options[-1] == "-m" and module == ["tfdgm.cli"]
+
+
+# The models register with Keras on import, so that `import tfdgm` is enough
+# for `keras.models.load_model("m.keras")`. The CLI skips this (it imports
+# TensorFlow only for the commands that need it), so `tfdgm --help` stays fast.
+if not _started_as_the_cli():
+    from tfdgm import models  # noqa: E402,F401

@@ -6,6 +6,8 @@ Each family package (`flows`, `autoregressive`, `latent`, `energy`,
 """
 import re
 
+import keras
+
 from tfdgm.models import adversarial, autoregressive, baselines, energy, flows, latent
 from tfdgm.models.adversarial import *  # noqa: F401,F403
 from tfdgm.models.autoregressive import *  # noqa: F401,F403
@@ -20,6 +22,11 @@ _FAMILIES = (baselines, autoregressive, flows, latent, energy, adversarial)
 _REGISTRY = {}
 for _family in _FAMILIES:
     _REGISTRY.update(getattr(_family, "REGISTRY", {}))
+
+# `model.save("m.keras")` records the class as "tfdgm>NAME"; registering every
+# model under the package name lets `keras.models.load_model` find it.
+for _cls in _REGISTRY.values():
+    keras.saving.register_keras_serializable(package="tfdgm", name=_cls.__name__)(_cls)
 
 __all__ = ["GenerativeModel", "DensityModel", "get", "list_models"] + sorted(
     name for family in _FAMILIES for name in getattr(family, "__all__", [])

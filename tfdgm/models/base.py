@@ -69,6 +69,9 @@ class GenerativeModel(keras.Model):
     family = None
     #: Whether the train step can be XLA-compiled (`jit_compile=True`).
     supports_xla = True
+    #: The export signature TF Serving answers a request that names none
+    #: with (`tfdgm.export.save` writes it as `serving_default`).
+    serving_default = "log_prob"
 
     def __init__(self, event_shape=(2,), data_transform=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -132,6 +135,23 @@ class GenerativeModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    def compile_from_config(self, config):
+        """Recompiles a model restored by `keras.models.load_model`.
+
+        Keras skips this step for models whose `compile` is overridden (all
+        tfdgm models), which would leave a loaded model without its optimizer
+        state; the optimizer is built here so the saved slots load into it.
+        """
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.build_optimizer_state()
+
+    def build_optimizer_state(self):
+        """Creates the optimizer's variables for the variables its steps update
+        (override when a family uses several optimizers or a subset)."""
+        with tf.init_scope():
+            self.optimizer.build(self.trainable_variables)
 
     # ------------------------------------------------------------ input checks
     def validate_input(self, x, argument="x"):

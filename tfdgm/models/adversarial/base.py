@@ -67,6 +67,7 @@ class AdversarialModel(GenerativeModel):
     """
 
     family = "adversarial"
+    serving_default = "generate"
     #: Critic updates per generator update (Arjovsky et al. 2017, Alg. 1).
     n_critic = 1
     #: Names of the training metrics, in the order `fit` prints them.
@@ -259,6 +260,18 @@ class AdversarialModel(GenerativeModel):
         if self.built:
             self._build_optimizers()
 
+    def get_compile_config(self):
+        """Keras' compile config, with both players' optimizers (`load_model` restores both)."""
+        config = super().get_compile_config()
+        if config:
+            config.pop("optimizer", None)
+            for key in ("generator_optimizer", "discriminator_optimizer"):
+                config[key] = keras.saving.serialize_keras_object(getattr(self, key))
+        return config
+
+    def build_optimizer_state(self):
+        self._build_optimizers()
+
     def _build_optimizers(self):
         with tf.init_scope():
             self.generator_optimizer.build(self.generator_variables())
@@ -380,13 +393,14 @@ class AdversarialModel(GenerativeModel):
 
     # ----------------------------------------------------------------- export
     def export_signatures(self):
-        """`generate(n, seed)` and `generate_from_noise(z)` -> {"samples": [n, *event_shape]}."""
+        """`sample(n, seed)` (G applied to seeded noise) and `generate(z)` (G
+        applied to given noise), both -> {"samples": [n, *event_shape]}."""
         return {
-            "generate": (
+            "sample": (
                 lambda n, seed: {"samples": self.generate(n, seed=seed)},
                 [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed")],
             ),
-            "generate_from_noise": (
+            "generate": (
                 lambda z: {"samples": self.generate(z, seed=0)},
                 [tf.TensorSpec([None, self.noise_dim], tf.float32, name="z")],
             ),
