@@ -58,8 +58,12 @@ def test_exact_likelihood_by_enumeration_bounds_the_estimates():
 
 
 def test_bad_arguments_raise_value_errors():
-    with pytest.raises(ValueError, match='expected algorithm "wake_sleep" or "reweighted_wake_sleep"'):
+    with pytest.raises(ValueError, match="expected algorithm one of 'wake_sleep', 'reweighted_wake_sleep', 'nvil', 'vimco', got 'backprop'"):
         HelmholtzMachine(event_shape=(4,), algorithm="backprop")
+    with pytest.raises(ValueError, match="VIMCO's leave-one-out signals need num_importance_samples >= 2, got 1"):
+        HelmholtzMachine(event_shape=(4,), algorithm="vimco", num_importance_samples=1)
+    with pytest.raises(ValueError, match='expected algorithm "nvil" or "vimco" for a score-function estimate'):
+        HelmholtzMachine(event_shape=(4,)).recognition_gradient_estimate(np.zeros((2, 4), np.float32), seed=0)
     model = HelmholtzMachine(event_shape=(4,))
     with pytest.raises(ValueError, match=r"expected x of shape \[batch, 4\], got shape \[3\]"):
         model.log_prob(np.zeros(3, np.float32))
