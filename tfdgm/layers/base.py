@@ -1,0 +1,182 @@
+"""The distribution-head protocol: a Keras 3 layer whose output tensor holds a
+distribution's parameters, and `distribution(outputs)` that builds it."""
+
+import math
+import uuid
+import weakref
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["DistributionHead", "live_head", "SOFTPLUS_ONE"]
+
+#: softplus(SOFTPLUS_ONE) = 1: a zero raw scale parameter means scale 1.
+SOFTPLUS_ONE = math.log(math.e - 1.0)
+
+# head_id -> the newest head built with that id (see `live_head`).
+_LIVE_HEADS = weakref.WeakValueDictionary()
+
+
+def live_head(head_id):
+    """The newest head object created with `head_id`, or None."""
+    return _LIVE_HEADS.get(head_id)
+
+
+class DistributionHead(keras.layers.Layer):
+    """Base of the heads: `head(features)` -> parameter tensor, `head.distribution(outputs)`
+    -> `tfd.Distribution`, `head.log_prob(outputs, targets)` -> checked log-density.
+
+    A Keras 3 model's outputs must be tensors, so the head's output is the
+    parameters ([..., num_params], the last axis flat) and the distribution is
+    built from them where it is needed: in the loss
+    (`tfdgm.losses.NegativeLogLikelihood`), at prediction, in an export. The
+    features' leading axes become the distribution's batch shape.
+
+    Each head has a `head_id` (kept in its config), so that the loss
+    of a reloaded model finds the model's own head rather than a copy: flow
+    heads use their weights inside `distribution`.
+
+    Subclasses set `target_dtype`, implement `params_size()` and
+    `_make_distribution(outputs)`, and may override `_invalid_targets` (a
+    per-example "invalid value" mask) and `_target_rule` (its message).
+
+    Arguments:
+      event_shape: shape of one target, e.g. `(1,)` or `(28, 28, 1)`.
+      head_id: identity shared by a head and its copies through configs
+        (default: a new random id).
+    """
+
+    target_dtype = tf.float32
+
+    def __init__(self, event_shape, head_id=None, **kwargs):
+        super().__init__(**kwargs)
+        event_shape = tuple(int(d) for d in np.atleast_1d(np.asarray(event_shape, dtype=np.int64)))
+        if any(d < 1 for d in event_shape):
+            raise ValueError(f"{type(self).__name__}: expected event_shape of positive ints, got {event_shape}")
+        self.event_shape = event_shape
+        self.event_ndims = len(event_shape)
+        self.event_size = int(np.prod(event_shape))
+        self.head_id = head_id or uuid.uuid4().hex
+        _LIVE_HEADS[self.head_id] = self
+
+    # ----------------------------------------------------------- parameters
+    def params_size(self):
+        """Number of distribution parameters the projection produces per example."""
+        raise NotImplementedError
+
+    def output_size(self, features_size):
+        """Width of `head(features)`'s last axis for features of width `features_size`."""
+        return self.params_size()
+
+    def build(self, features_shape):
+        if len(features_shape) < 2 or features_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__}: expected features [batch, ..., F] with a known F, "
+                             f"got {list(features_shape)}")
+        self.features_size = int(features_shape[-1])
+        self.projection = keras.layers.Dense(self.params_size(), name="projection")
+        self.projection.build(tuple(features_shape))
+        self.built = True
+
+    def compute_output_shape(self, features_shape):
+        return (*features_shape[:-1], self.output_size(features_shape[-1]))
+
+    def call(self, features):
+        return self.projection(features)
+
+    # --------------------------------------------------------- distribution
+    def distribution(self, outputs):
+        """The `tfd.Distribution` whose parameters are `outputs` (= `head(features)`).
+
+        outputs: [*batch, num_outputs] -> batch shape `batch`, event shape `event_shape`.
+        """
+        outputs = tf.convert_to_tensor(outputs, tf.float32)
+        expected = self.output_size(getattr(self, "features_size", None))
+        if outputs.shape.rank is not None and outputs.shape.rank < 1 or (
+                expected is not None and outputs.shape[-1] is not None and outputs.shape[-1] != expected):
+            raise ValueError(f"{type(self).__name__}: expected outputs [batch, {expected}] (this head's own "
+                             f"output), got {outputs.shape.as_list()}")
+        return self._make_distribution(outputs)
+
+    def _make_distribution(self, outputs):
+        raise NotImplementedError
+
+    # -------------------------------------------------------------- targets
+    def _target_rule(self):
+        """What a valid target value is, for error messages (None: any real)."""
+        return None
+
+    def _invalid_targets(self, targets):
+        """Boolean [*batch, *event_shape] (or [*batch]) marking invalid target values."""
+        return None
+
+    def _expected_target_shape(self):
+        return "[batch" + "".join(f", {d}" for d in self.event_shape) + "]"
+
+    def _shape_targets(self, targets, batch_rank):
+        """Static shape check; [batch] is accepted for a one-dimensional event (1,)."""
+        shape = targets.shape
+        name = type(self).__name__
+        if shape.rank is None:
+            return targets
+        if self.event_shape == (1,) and shape.rank == batch_rank:
+            targets = targets[..., None]
+            shape = targets.shape
+        if shape.rank != batch_rank + self.event_ndims or (
+                shape[batch_rank:].is_fully_defined() and tuple(shape[batch_rank:]) != self.event_shape):
+            raise ValueError(f"{name}: expected targets of shape {self._expected_target_shape()} "
+                             f"(event_shape={self.event_shape}), got {shape.as_list()}")
+        return targets
+
+    def prepare_targets(self, targets, batch_rank=1):
+        """Checks and casts targets. -> (targets, invalid mask per example or None).
+
+        Shapes are checked statically (a `ValueError` at trace time, so also
+        inside `fit` and under XLA). Values: eagerly a `ValueError`; in a
+        graph (`fit`) a `tf.debugging` assertion with the same message (an
+        `InvalidArgumentError`); XLA drops assertions, so the returned mask
+        lets `log_prob` turn invalid examples into NaN.
+        """
+        targets = tf.convert_to_tensor(targets)
+        targets = self._shape_targets(targets, batch_rank)
+        invalid = self._invalid_targets(tf.cast(targets, tf.float32))
+        if invalid is None:
+            return tf.cast(targets, self.target_dtype), None
+        event_axes = list(range(batch_rank, invalid.shape.rank))
+        invalid = tf.reduce_any(invalid, axis=event_axes) if event_axes else invalid
+        message = (f"{type(self).__name__}: expected targets {self._target_rule()}")
+        if tf.executing_eagerly():
+            if bool(tf.reduce_any(invalid)):
+                bad = tf.boolean_mask(tf.cast(targets, tf.float32), invalid)[:3].numpy().tolist()
+                raise ValueError(f"{message}, got {bad} (first invalid examples)")
+        else:
+            check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(invalid)), [message])
+            with tf.control_dependencies([check]):
+                invalid = tf.identity(invalid)
+        safe = tf.where(self._broadcast_mask(invalid, targets), tf.zeros_like(targets), targets)
+        return tf.cast(safe, self.target_dtype), invalid
+
+    @staticmethod
+    def _broadcast_mask(invalid, targets):
+        extra = targets.shape.rank - invalid.shape.rank
+        return tf.reshape(invalid, tf.concat([tf.shape(invalid), tf.ones([extra], tf.int32)], 0))
+
+    def check_targets(self, targets):
+        """Raises `ValueError` (naming what was expected) unless `targets`
+        ([batch, *event_shape]) are valid for this head. Use it on a dataset
+        before `fit` with `jit_compile=True`, where assertions do not run."""
+        self.prepare_targets(np.asarray(targets))
+
+    def log_prob(self, outputs, targets):
+        """log p(targets | outputs) in nats, [*batch], after checking the
+        targets (see `prepare_targets`); invalid examples give NaN."""
+        outputs = tf.convert_to_tensor(outputs, tf.float32)
+        batch_rank = outputs.shape.rank - 1 if outputs.shape.rank is not None else 1
+        targets, invalid = self.prepare_targets(targets, batch_rank)
+        log_prob = self.distribution(outputs).log_prob(targets)
+        if invalid is not None:
+            log_prob = tf.where(invalid, tf.constant(np.nan, log_prob.dtype), log_prob)
+        return log_prob
+
+    def get_config(self):
+        return {**super().get_config(), "event_shape": list(self.event_shape), "head_id": self.head_id}
