@@ -62,7 +62,7 @@ def test_train_evaluate_sample_export_round_trip(tmp_path, model, data, expected
     assert done.returncode == 0, done.stderr[-3000:]
     check = run_in_tensorflow_process(
         "import tensorflow as tf, numpy as np\n"
-        f"m = tf.saved_model.load({str(saved)!r})\n"
+        f"m = tf.saved_model.load({str(saved / '1')!r})\n"
         "s = m.signatures['sample'](n=tf.constant(16), seed=tf.constant(3))['samples']\n"
         "print(np.isfinite(m.signatures['log_prob'](x=s)['log_prob'].numpy()).all())\n"
     )

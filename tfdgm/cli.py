@@ -72,7 +72,10 @@ def build_parser():
 
     export = commands.add_parser("export", help="write a run's model as a SavedModel")
     export.add_argument("run_dir")
-    export.add_argument("--to", default=None, help="output directory (default savedmodels/RUN)")
+    export.add_argument("--to", default=None,
+                        help="base directory, as TF Serving's --model_base_path (default savedmodels/RUN)")
+    export.add_argument("--version", type=_positive, default=None,
+                        help="version subdirectory to write (default: the next integer)")
     return parser
 
 
@@ -167,8 +170,9 @@ def _run(args):
         print(f"samples written to {png} and {npy}" if png else f"samples written to {npy}")
         return
     if args.command == "export":
-        path = runs.export(args.run_dir, to=args.to)
-        print(f"SavedModel written to {path} (inspect with: saved_model_cli show --dir {path} --all)")
+        path = runs.export(args.run_dir, to=args.to, version=args.version)
+        print(f"SavedModel written to {path} (inspect with: saved_model_cli show --dir {path} --all; "
+              f"serve with: tensorflow_model_server --model_base_path={os.path.abspath(os.path.dirname(path))})")
 
 
 def main(argv=None):

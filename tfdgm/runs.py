@@ -295,13 +295,15 @@ def sample(run_dir, num_samples=64, seed=0, out=None, **options):
     return (png if os.path.exists(png) else None), npy
 
 
-def export(run_dir, to=None):
-    """Exports a run's model as a SavedModel (default `savedmodels/<run name>`)."""
+def export(run_dir, to=None, version=None):
+    """Exports a run's model as a SavedModel at `BASE/<version>/` for TF
+    Serving (BASE default `savedmodels/<run name>`, version default the next
+    integer). Returns the version directory."""
     from tfdgm import export as tfdgm_export
 
     net, _, _ = load_run(run_dir)
-    path = to or os.path.join("savedmodels", os.path.basename(os.path.normpath(run_dir)))
-    return tfdgm_export.save(net, path)
+    base = to or os.path.join("savedmodels", os.path.basename(os.path.normpath(run_dir)))
+    return tfdgm_export.save(net, base, version=version)
 
 
 def _announce_resume(run_dir, epochs):

@@ -134,7 +134,9 @@ class MaskedConv2D(keras.layers.Layer):
 
     def build(self, input_shape):
         in_channels = int(input_shape[-1])
-        self.mask = tf.constant(conv_mask(
+        # A NumPy array, made a constant in whichever graph `call` runs: a
+        # tensor made here would belong to the graph that built the layer.
+        self.mask = np.asarray(conv_mask(
             self.kernel_size,
             channel_groups(in_channels, self.num_groups, self.input_splits),
             channel_groups(self.filters, self.num_groups, self.output_splits),

@@ -19,15 +19,15 @@ out = {{"imported": sorted(m for m in ("tfdgm", "tensorflow_probability", "tf_ke
 signatures = loaded.signatures
 if "generate" in signatures:
     extra = {{"label": tf.constant(2)}} if {conditional!r} else {{}}
-    first = signatures["generate"](n=tf.constant(5), seed=tf.constant(11), **extra)["samples"].numpy()
-    again = signatures["generate"](n=tf.constant(5), seed=tf.constant(11), **extra)["samples"].numpy()
+    first = signatures["sample"](n=tf.constant(5), seed=tf.constant(11), **extra)["samples"].numpy()
+    again = signatures["sample"](n=tf.constant(5), seed=tf.constant(11), **extra)["samples"].numpy()
     z = tf.constant(np.load({z_path!r}))
-    extra = {{"labels": tf.fill([z.shape[0]], 2)}} if {conditional!r} else {{}}
-    out.update(generate=first.tolist(), deterministic=bool((first == again).all()),
-               from_noise=signatures["generate_from_noise"](z=z, **extra)["samples"].numpy().tolist())
+    extra = {{"label": tf.fill([z.shape[0]], 2)}} if {conditional!r} else {{}}
+    out.update(sample=first.tolist(), deterministic=bool((first == again).all()),
+               from_noise=signatures["generate"](z=z, **extra)["samples"].numpy().tolist())
 if "encode" in signatures:
     clouds = tf.constant(np.load({z_path!r}.replace("z.npy", "clouds.npy")))
-    out.update(latent=signatures["encode"](x=clouds)["latent"].numpy().tolist())
+    out.update(latent=signatures["encode"](x=clouds)["z"].numpy().tolist())
 if "translate" in signatures:
     result = signatures["translate"](x=tf.constant(np.load({z_path!r})))
     out.update(a2b=result["a2b"].numpy().tolist(), b2a=result["b2a"].numpy().tolist())
@@ -53,11 +53,11 @@ def test_generate_signatures_reload_with_tensorflow_only(tmp_path, model_class):
     np.save(tmp_path / "clouds.npy", clouds)
     result = _reload(model, tmp_path, z)
     extra = ["encode"] if model_class is PointCloudGAN else []
-    assert export.signature_names(model) == sorted(["generate", "generate_from_noise", *extra])
+    assert export.signature_names(model) == sorted(["generate", "sample", *extra])
     if extra:
         np.testing.assert_allclose(result["latent"], model.encode(clouds), rtol=1e-5, atol=1e-5)
     assert result["deterministic"]
-    np.testing.assert_allclose(result["generate"], model.generate(5, seed=11), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(result["sample"], model.generate(5, seed=11), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(result["from_noise"], model.generate(z, seed=0), rtol=1e-5, atol=1e-5)
 
 
@@ -65,7 +65,7 @@ def test_conditional_signatures_take_labels(tmp_path):
     model = ConditionalGAN(event_shape=(2,), num_classes=4, noise_dim=3)
     z = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
     result = _reload(model, tmp_path, z, conditional=True)
-    np.testing.assert_allclose(result["generate"], model.generate(5, seed=11, context=2), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(result["sample"], model.generate(5, seed=11, context=2), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(result["from_noise"], model.generate(z, context=2), rtol=1e-5, atol=1e-5)
 
 

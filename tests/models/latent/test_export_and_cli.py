@@ -22,8 +22,9 @@ x = tf.constant(np.load({x_path!r}))
 z = tf.constant(np.load({z_path!r}))
 s = loaded.signatures
 out = {{
-  "encode_mean": s["encode"](x=x, seed=tf.constant(3))["mean"].numpy().tolist(),
-  "decode_mean": s["decode"](z=z)["mean"].numpy().tolist(),
+  "encode_mean": s["encode"](x=x)["z"].numpy().tolist(),
+  "encode_sample": s["encode_sample"](x=x, seed=tf.constant(3))["z"].numpy().tolist(),
+  "decode_mean": s["decode"](z=z)["x"].numpy().tolist(),
   "sample": s["sample"](n=tf.constant(5), seed=tf.constant(11))["samples"].numpy().tolist(),
   "sample_again": s["sample"](n=tf.constant(5), seed=tf.constant(11))["samples"].numpy().tolist(),
   "log_prob": s["log_prob"](x=x, num_samples=tf.constant(30), seed=tf.constant(4))["log_prob"].numpy().tolist(),
@@ -53,13 +54,14 @@ def test_export_reloads_in_a_fresh_process_importing_only_tensorflow(tmp_path, m
     np.save(tmp_path / "z.npy", z)
     model.log_prob(x, num_samples=5)  # compiled functions cached on the model must not break export
     path = export.save(model, str(tmp_path / "saved"))
-    assert export.signature_names(model) == ["decode", "encode", "log_prob", "sample"]
+    assert export.signature_names(model) == ["decode", "encode", "encode_sample", "log_prob", "sample"]
 
     done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy"), z_path=str(tmp_path / "z.npy")))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported"] == []
     np.testing.assert_allclose(result["encode_mean"], model.encode_mean(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result["encode_sample"], model.encode(x).sample(seed=[3, 0]), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(result["decode_mean"], model.decode_mean(z), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(result["sample"], model.sample(5, seed=11), rtol=1e-5, atol=1e-6)
     assert result["sample"] == result["sample_again"]

@@ -64,16 +64,17 @@ class ConditionalGAN(GAN):
         return np.asarray(labels).astype(np.int32)
 
     def export_signatures(self):
-        """`generate(n, seed, label)` and `generate_from_noise(z, labels)`."""
+        """`sample(n, seed, label)` (one label for all n) and `generate(z, label)`
+        (a label per row of z)."""
         return {
-            "generate": (
+            "sample": (
                 lambda n, seed, label: {"samples": self.generate(n, seed=seed, context=label)},
                 [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed"),
                  tf.TensorSpec([], tf.int32, name="label")],
             ),
-            "generate_from_noise": (
-                lambda z, labels: {"samples": self.generate(z, seed=0, context=labels)},
+            "generate": (
+                lambda z, label: {"samples": self.generate(z, seed=0, context=label)},
                 [tf.TensorSpec([None, self.noise_dim], tf.float32, name="z"),
-                 tf.TensorSpec([None], tf.int32, name="labels")],
+                 tf.TensorSpec([None], tf.int32, name="label")],
             ),
         }

@@ -54,6 +54,7 @@ class CycleGAN(AdversarialModel):
     """
 
     metric_names = ("d_loss", "g_loss", "cycle_loss", "identity_loss")
+    serving_default = "translate"
     buffer_size = 64
 
     def __init__(self, event_shape=(2,), cycle_weight=10.0, identity_weight=5.0, hidden_units=(64, 64),

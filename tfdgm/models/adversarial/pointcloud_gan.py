@@ -188,7 +188,7 @@ class PointCloudGAN(WGANGP):
         return {"reconstructions": pairs, "interpolations": self.interpolate(x[0], x[1], num_steps)}
 
     def export_signatures(self):
-        """`generate`, `generate_from_noise` (as every GAN) and `encode(x)` -> {"latent": Q(x)}."""
+        """`sample`, `generate` (as every GAN) and `encode(x)` -> {"z": Q(x)}."""
         return {**super().export_signatures(),
-                "encode": (lambda x: {"latent": self.encode(x)},
+                "encode": (lambda x: {"z": self.encode(x)},
                            [tf.TensorSpec([None, None, self.point_dim], tf.float32, name="x")])}

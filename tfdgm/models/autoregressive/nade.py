@@ -292,6 +292,8 @@ class NADE(ClassConditional, DensityModel):
         return tf.reshape(x, tf.concat([[n], self.event_shape], 0)), log_prob, orderings
 
     def _sample(self, n, seed, one_hot):
+        if not tf.executing_eagerly():  # traced into a caller's graph (export): demand no XLA there
+            return self._sample_loop(tf.convert_to_tensor(n, tf.int32), as_seed(seed), one_hot)
         if self._compiled_sampler is None:
             object.__setattr__(self, "_compiled_sampler", tf.function(self._sample_loop, jit_compile=True))
         return self._compiled_sampler(tf.convert_to_tensor(n, tf.int32), as_seed(seed), one_hot)

@@ -183,6 +183,8 @@ class _PixelModel(ClassConditional, DensityModel):
             for _ in range(self.num_dims):
                 state = self._compiled_step(*state, seed, one_hot)
             return state[1], state[2]
+        if not tf.executing_eagerly():  # traced into a caller's graph (export): demand no XLA there
+            return self._sample_loop(n, seed, one_hot)
         if self._compiled_sampler is None:
             object.__setattr__(self, "_compiled_sampler", tf.function(self._sample_loop, jit_compile=True))
         return self._compiled_sampler(n, seed, one_hot)

@@ -243,6 +243,9 @@ class WaveNet(ClassConditional, DensityModel):
         if method not in ("fast", "naive"):
             raise ValueError(f"WaveNet: expected method 'fast' or 'naive', got {method!r}")
         length = self.event_shape[0] if length is None else int(length)
+        if not tf.executing_eagerly():  # traced into a caller's graph (export): demand no XLA there
+            loop = self._fast_loop if method == "fast" else self._naive_loop
+            return loop(tf.convert_to_tensor(n, tf.int32), as_seed(seed), one_hot, length)
         key = (method, length)
         if key not in self._compiled:
             loop = self._fast_loop if method == "fast" else self._naive_loop

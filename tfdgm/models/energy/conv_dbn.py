@@ -351,6 +351,8 @@ class ConvDBN(LayerStack, EnergyModel):
         return {"free_energy_layer1": float(results["free_energy"]),
                 "reconstruction_error": float(results["reconstruction_error"]), "likelihood": "none"}
 
+    serving_default = "sample"  # no tractable log-likelihood to serve
+
     def export_signatures(self):
         """`sample` (seeded: top Gibbs for `sampling_steps`, then the down pass)
         and `features` (pooling posteriors of the top layer)."""

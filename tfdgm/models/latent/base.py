@@ -421,12 +421,13 @@ class LatentVariableModel(GenerativeModel):
         latent = [None, self.latent_dims[0]]
         int_scalar = lambda name: tf.TensorSpec([], tf.int32, name=name)  # noqa: E731
 
-        def encode(x, seed):
-            return {"mean": self.encode_mean(x), "sample": self.encode(x).sample(seed=as_seed(seed))}
-
         return {
-            "encode": (encode, [tf.TensorSpec(event, tf.float32, name="x"), int_scalar("seed")]),
-            "decode": (lambda z: {"mean": self.decode_mean(z)}, [tf.TensorSpec(latent, tf.float32, name="z")]),
+            "encode": (lambda x: {"z": self.encode_mean(x)}, [tf.TensorSpec(event, tf.float32, name="x")]),
+            "encode_sample": (
+                lambda x, seed: {"z": self.encode(x).sample(seed=as_seed(seed))},
+                [tf.TensorSpec(event, tf.float32, name="x"), int_scalar("seed")],
+            ),
+            "decode": (lambda z: {"x": self.decode_mean(z)}, [tf.TensorSpec(latent, tf.float32, name="z")]),
             "sample": (
                 lambda n, seed: {"samples": self.sample(n, seed=seed)},
                 [int_scalar("n"), int_scalar("seed")],
