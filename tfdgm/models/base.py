@@ -147,6 +147,30 @@ class GenerativeModel(keras.Model):
         if self.built:
             self.build_optimizer_state()
 
+    def _own_saved_state(self):
+        return (self._trainable_variables + self._non_trainable_variables
+                + [generator.state for generator in self._seed_generators])
+
+    # Keras' `Layer.save_own_variables` leaves out `SeedGenerator` states, so a
+    # reloaded model would restart the random stream of its train steps (GAN
+    # noise, Gibbs chains, posterior samples); these two save them as well.
+    def save_own_variables(self, store):
+        for i, variable in enumerate(self._own_saved_state()):
+            store[f"{i}"] = variable
+
+    def load_own_variables(self, store):
+        state = self._own_saved_state()
+        weights_only = len(self._trainable_variables + self._non_trainable_variables)
+        if len(store.keys()) == weights_only < len(state):  # written without seed states
+            state = state[:weights_only]
+        if len(store.keys()) != len(state):
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: expected {len(state)} saved variables "
+                f"(weights and seed states), the file has {len(store.keys())}"
+            )
+        for i, variable in enumerate(state):
+            variable.assign(store[f"{i}"])
+
     def build_optimizer_state(self):
         """Creates the optimizer's variables for the variables its steps update
         (override when a family uses several optimizers or a subset)."""
