@@ -6,9 +6,9 @@ STAMP   := $(VENV)/.tfdgm-installed
 FMNIST  := /usr/share/datasets/fashion-mnist
 DEMO    ?= runs/demo
 
-.PHONY: demo test install data benchmark clean
+.PHONY: demo test install data benchmark notebooks package-check clean
 
-$(STAMP): setup.py
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -57,8 +57,25 @@ demo: install data
 test: install data
 	$(PY) -m pytest -q -n 2 --durations=15 tests
 
+# `make benchmark NAME=rbm ARGS="--skip-quality"` runs benchmarks/NAME.py; with
+# no NAME it lists the scripts (each writes its figures to benchmarks/results/).
 benchmark: install data
-	$(PY) benchmarks/run.py
+	@if [ -z "$(NAME)" ]; then \
+	  echo "benchmark: choose one with NAME=<script> [ARGS=...]; see benchmarks/README.md for budgets:"; \
+	  for f in benchmarks/*.py; do \
+	    printf '  %-16s %s\n' "$$(basename $$f .py)" "$$($(PY) -c "import ast,sys; d=ast.get_docstring(ast.parse(open(sys.argv[1]).read())) or ''; print(d.splitlines()[0] if d else '')" $$f)"; \
+	  done; \
+	else PYTHONPATH=. $(PY) benchmarks/$(NAME).py $(ARGS); fi
+
+# Executes every tutorial at tutorial size and saves it with its outputs
+# (pictures included); NOTEBOOKS="tutorials/flows.ipynb ..." for a subset.
+NOTEBOOKS ?= $(wildcard tutorials/*.ipynb)
+notebooks: install data
+	$(PY) tutorials/execute.py $(NOTEBOOKS)
+
+# Builds the wheel, installs it into a fresh venv and uses it outside the checkout.
+package-check: install
+	PY=$(PY) PYTHON=$(PYTHON) bash .ci/package-check
 
 clean:
-	rm -rf $(VENV) runs savedmodels/demo .pytest_cache
+	rm -rf $(VENV) runs savedmodels/demo .pytest_cache dist

@@ -180,3 +180,23 @@ def test_mirrored_strategy_trains_to_the_same_nll_as_one_device(tmp_path):
     # Same data order and seed; two replicas sum half-batch gradients: the
     # same updates up to float reduction order.
     assert abs(results["mirrored"] - results["default"]) < 1e-2
+
+
+def test_data_dir_and_download_reach_the_data_loader(tmp_path, monkeypatch):
+    from tfdgm import data as tfdgm_data
+
+    seen = []
+    real_load = tfdgm_data.load
+
+    def recording_load(*args, **kwargs):
+        seen.append((kwargs.get("data_dir"), kwargs.get("download")))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(tfdgm_data, "load", recording_load)
+    run_dir = tmp_path / "run"
+    assert cli.main(["train", "independent_gaussian", "--data", "moons", "--data-dir", str(tmp_path), "--download",
+                     "--epochs", "1", "--num-examples", "64", "--batch-size", "32", "--out", str(run_dir),
+                     "--quiet"]) == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["data_dir"] == str(tmp_path) and config["download"] is True
+    assert seen and all(entry == (str(tmp_path), True) for entry in seen)

@@ -40,6 +40,8 @@ def build_parser():
     train = commands.add_parser("train", help="train a model in a run directory")
     train.add_argument("model", help="model name (see `tfdgm list`)")
     train.add_argument("--data", required=True, help="dataset name or tfds:NAME")
+    train.add_argument("--data-dir", default=None, help="where the data are: Fashion-MNIST IDX files or TFDS's data_dir")
+    train.add_argument("--download", action="store_true", help="let TFDS download and prepare missing data")
     train.add_argument("--epochs", type=_positive, default=None, help="total epochs (default 10)")
     train.add_argument("--out", default=None, help="run directory (default runs/MODEL-DATA)")
     train.add_argument("--seed", type=int, default=0)
@@ -137,6 +139,8 @@ def _run(args):
             checkpoint_every=args.checkpoint_every,
             steps_per_execution=args.steps_per_execution,
             verbose=0 if args.quiet else 1,
+            data_dir=args.data_dir,
+            download=args.download,
         )
         print(
             f"{_summary(metrics)}; outputs in {run_dir}/ (config.json, metrics.json, samples.png, "

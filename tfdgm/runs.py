@@ -42,8 +42,12 @@ def _default_preprocess(model_class, info, params):
     return model_class.default_preprocess(info)
 
 
+def _info(config):
+    return tfdgm_data.dataset_info(config["data"], data_dir=config.get("data_dir"))
+
+
 def _build_model(config):
-    info = tfdgm_data.dataset_info(config["data"])
+    info = _info(config)
     transform = tfdgm_data.parse_preprocessing(config["preprocess"], info)
     model_class = models.get(config["model"])
     params = {**model_class.default_hyperparameters(info), **config["params"]}
@@ -65,6 +69,8 @@ def _dataset(config, split, transform, shuffle=False, with_labels=False):
         with_labels=with_labels,
         seed=config["seed"],
         num_examples=config.get("num_examples"),
+        data_dir=config.get("data_dir"),
+        download=config.get("download", False),
     )
 
 
@@ -96,6 +102,8 @@ def train(
     checkpoint_every=200,
     steps_per_execution=10,
     verbose=1,
+    data_dir=None,
+    download=False,
 ):
     """Trains `model` (a registered name) on dataset `data` in a run directory.
 
@@ -116,6 +124,8 @@ def train(
       steps_per_execution: train steps per compiled call (Keras); fewer
         Python round trips: 2.2x the steps/s of 1 for the baseline
         (benchmarks/baseline_speed.py).
+      data_dir: where the data are (Fashion-MNIST IDX files, or TFDS's data_dir).
+      download: let TFDS download and prepare missing data (needs network).
     Returns:
       (run_dir, metrics dict).
     """
@@ -133,7 +143,7 @@ def train(
                 f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
             )
         model_class = models.get(model)
-        info = tfdgm_data.dataset_info(data)
+        info = tfdgm_data.dataset_info(data, data_dir=data_dir)
         if preprocess is None:
             if hasattr(model_class, "data_kind_for"):  # the likelihood decides (VAE)
                 kind = model_class.data_kind_for(params)
@@ -153,6 +163,8 @@ def train(
             "num_examples": num_examples,
             "checkpoint_every": int(checkpoint_every),
             "steps_per_execution": int(steps_per_execution),
+            "data_dir": data_dir,
+            "download": bool(download),
         }
     distribution = make_strategy(config["strategy"])
     steps_per_execution = config.get("steps_per_execution", 1)
@@ -233,7 +245,7 @@ def _write_family_figures(net, run_dir, info, config=None, transform=None, num_s
 
 def _evaluate_model(net, config, transform, split="test", verbose=1, **options):
     """Test metrics of `net` (NLL in nats and bits/dim for likelihood models)."""
-    info = tfdgm_data.dataset_info(config["data"])
+    info = _info(config)
     dataset = _dataset(config, split, transform.for_evaluation(), with_labels=_uses_labels(net, info))
     return {"split": split, **net.evaluation(dataset, verbose=verbose, **options)}
 

@@ -202,3 +202,26 @@ def test_unprepared_tfds_dataset_raises_with_how_to(tmp_path):
         load("tfds:mnist", data_dir=str(tmp_path))
     with pytest.raises(DatasetError, match="not available"):
         dataset_info("tfds:no_such_dataset_xyz")
+
+
+def test_download_reaches_tfds_when_fashion_mnist_files_are_missing(tmp_path, monkeypatch):
+    from tfdgm.data import sources
+
+    calls = []
+
+    def fake_tfds_arrays(name, split, data_dir, download):
+        calls.append((name, split, data_dir, download))
+        if not download:
+            raise sources.DatasetError("not prepared")
+        return np.zeros([60_000 if split == "train" else 10_000, 28, 28, 1], np.uint8), np.zeros(
+            [60_000 if split == "train" else 10_000], np.int64)
+
+    monkeypatch.setattr(sources, "tfds_arrays", fake_tfds_arrays)
+    sources._fashion_mnist_from_tfds.cache_clear()
+    empty = str(tmp_path)
+    with pytest.raises(DatasetError, match=r"download=True"):
+        load("fashion_mnist", data_dir=empty)
+    x = next(iter(load("fashion_mnist", data_dir=empty, download=True, batch_size=4)))
+    assert x.shape == (4, 28, 28, 1)
+    assert calls[-1] == ("fashion_mnist", "test", empty, True) and calls[0][3] is False
+    sources._fashion_mnist_from_tfds.cache_clear()

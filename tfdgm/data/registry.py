@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+import inspect
 from typing import Optional, Tuple
 
 import numpy as np
@@ -121,13 +122,15 @@ def dataset_info(name, data_dir=None):
     return DatasetInfo(name=name, **tfds_source.tfds_info(tfds_name, data_dir))
 
 
-def _raw_arrays(name, split, data_dir):
-    """Checked arrays of a registered split in their stored dtype (read-only; not copied)."""
+def _raw_arrays(name, split, data_dir, download=False):
+    """Checked arrays of a registered split in their stored dtype (read-only; not copied).
+    `download` reaches the loaders with a TFDS fallback (Fashion-MNIST)."""
     info, loader = _entry(name)
     if split not in info.splits:
         raise DatasetError(f"dataset {name!r} has no split {split!r}: "
                            f"expected one of {', '.join(info.splits)}")
-    x, y = loader(split, data_dir)
+    takes_download = "download" in inspect.signature(loader).parameters
+    x, y = loader(split, data_dir, download=download) if takes_download else loader(split, data_dir)
     _check_arrays(name, split, x, y)
     return x, y
 
@@ -149,7 +152,8 @@ def load_arrays(name, split="train", data_dir=None, download=False):
       name: a name from `list_datasets()` or "tfds:NAME[:VERSION]".
       split: "train", "validation" or "test" (any TFDS split expression for tfds names).
       data_dir: directory with the raw files (Fashion-MNIST IDX files, or TFDS data).
-      download: let TFDS download missing data (tfds names only; needs network).
+      download: let TFDS download missing data (tfds names, and Fashion-MNIST when its
+        IDX files are missing; needs network).
 
     Returns:
       x: [N, *event_shape] float32 (0..255 for fashion_mnist, 0..16 for digits), a copy.
@@ -157,7 +161,7 @@ def load_arrays(name, split="train", data_dir=None, download=False):
     """
     tfds_name = _tfds_name(name)
     if tfds_name is None:
-        x, y = _raw_arrays(name, split, data_dir)
+        x, y = _raw_arrays(name, split, data_dir, download)
     elif domains.is_tfds_two_domain(tfds_name):
         batches = [batch for batch, _ in domains.tfds_couples(tfds_name, split, data_dir, download).batch(256)
                    .as_numpy_iterator()]
@@ -198,7 +202,8 @@ def load(name, split="train", preprocess=None, batch_size=None, shuffle=False, w
       num_examples: keep only the first N examples of the split.
       data_dir: directory with the raw files (Fashion-MNIST IDX files, or TFDS data).
       drop_remainder: drop the last incomplete batch.
-      download: let TFDS download missing data (tfds names only; needs network).
+      download: let TFDS download missing data (tfds names, and Fashion-MNIST when its
+        IDX files are missing; needs network).
 
     Returns:
       tf.data.Dataset of x: [batch, *event_shape] float32, or of (x, y) with y: [batch] int64.
@@ -209,7 +214,7 @@ def load(name, split="train", preprocess=None, batch_size=None, shuffle=False, w
     num_examples = _positive_int(num_examples, "num_examples")
     tfds_name = _tfds_name(name)
     if tfds_name is None:
-        x, y = _raw_arrays(name, split, data_dir)
+        x, y = _raw_arrays(name, split, data_dir, download)
         has_labels = y is not None
         x = x[:num_examples]
         y = y[:num_examples] if has_labels else np.full(len(x), -1, np.int64)

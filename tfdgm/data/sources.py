@@ -112,17 +112,17 @@ def _fashion_mnist_from_idx(directory):
 
 
 @functools.lru_cache(maxsize=4)
-def _fashion_mnist_from_tfds(data_dir):
+def _fashion_mnist_from_tfds(data_dir, download):
     result = {}
     for part in ("train", "test"):
-        x, y = tfds_arrays("fashion_mnist", part, data_dir, download=False)
+        x, y = tfds_arrays("fashion_mnist", part, data_dir, download=download)
         x.setflags(write=False)
         y.setflags(write=False)
         result[part] = (x, y)
     return result
 
 
-def fashion_mnist_split(split, data_dir=None):
+def fashion_mnist_split(split, data_dir=None, download=False):
     """Fashion-MNIST arrays of one split: uint8 images [n, 28, 28, 1] and int64 labels [n].
 
     Splits: "train" = the first 50,000 of the official training set, "validation" =
@@ -130,8 +130,9 @@ def fashion_mnist_split(split, data_dir=None):
 
     Sources, in order: (1) the IDX files of Debian's `dataset-fashion-mnist` in
     `data_dir`, else $TFDGM_FASHION_MNIST_DIR, else /usr/share/datasets/fashion-mnist;
-    (2) a prepared TFDS `fashion_mnist` (download=False; TFDS stores examples in its
-    own order, so the train/validation cut differs from the IDX one).
+    (2) TFDS's `fashion_mnist`, prepared already or, with `download=True`,
+    downloaded and prepared now (TFDS stores examples in its own order, so the
+    train/validation cut differs from the IDX one).
     Decoded arrays are cached in-process.
 
     References:
@@ -140,13 +141,14 @@ def fashion_mnist_split(split, data_dir=None):
     Arguments:
       split: "train", "validation" or "test".
       data_dir: directory with the IDX files (also passed to TFDS as its data_dir).
+      download: let TFDS download the data if neither source has them (needs network).
     """
     directory = data_dir or os.environ.get("TFDGM_FASHION_MNIST_DIR") or FASHION_MNIST_DIR
     if all(_find_idx(directory, stem) for stem in _FASHION_MNIST_FILES.values()):
         parts = _fashion_mnist_from_idx(os.path.abspath(directory))
     else:
         try:
-            parts = _fashion_mnist_from_tfds(data_dir)
+            parts = _fashion_mnist_from_tfds(data_dir, bool(download))
         except DatasetError as error:
             raise DatasetError(
                 f"Fashion-MNIST not found: expected the IDX files "
@@ -154,8 +156,8 @@ def fashion_mnist_split(split, data_dir=None):
                 f"(set by data_dir, else $TFDGM_FASHION_MNIST_DIR, else {FASHION_MNIST_DIR}), "
                 f"and TFDS has no prepared 'fashion_mnist' ({_first_line(error.__cause__ or error)}). "
                 f"Install them with `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), "
-                f"or let TFDS download them with network: "
-                f"tensorflow_datasets.load('fashion_mnist', download=True).") from None
+                f"or let TFDS download them with network: tfdgm.data.load('fashion_mnist', download=True) "
+                f"(`tfdgm train ... --download`).") from None
     if split == "test":
         return parts["test"]
     x, y = parts["train"]
