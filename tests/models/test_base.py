@@ -152,3 +152,19 @@ def test_environment_turns_the_xla_default_off_and_rejects_other_values(monkeypa
     monkeypatch.setenv("TFDGM_JIT_COMPILE", "maybe")
     with pytest.raises(ValueError, match="TFDGM_JIT_COMPILE to be 0 or 1"):
         model.compile()
+
+
+def test_fit_on_a_dataset_does_not_warn_about_shuffle():
+    import warnings
+
+    model = IndependentGaussian(event_shape=(2,))
+    model.compile(optimizer="adam")
+    data = tf.data.Dataset.from_tensor_slices(np.zeros([8, 2], np.float32)).batch(4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(data, epochs=1, verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)]
+    with warnings.catch_warnings(record=True) as caught:  # asked for explicitly: Keras still says it ignores it
+        warnings.simplefilter("always")
+        model.fit(data, epochs=1, verbose=0, shuffle=True)
+    assert [w for w in caught if "shuffle" in str(w.message)]

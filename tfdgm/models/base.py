@@ -243,7 +243,10 @@ class GenerativeModel(keras.Model):
         """`keras.Model.fit`, refusing empty, non-numeric or non-finite arrays.
 
         The model is built from its event shape before the first step, so
-        Keras never builds it by tracing `call` in a scratch graph."""
+        Keras never builds it by tracing `call` in a scratch graph. A
+        `tf.data.Dataset` is taken as shuffled already (`tfdgm.data.load(...,
+        shuffle=True)`): `shuffle` defaults to False for it, where Keras'
+        default True only warns that it ignores it."""
         if isinstance(x, np.ndarray):
             if x.dtype.kind not in "biuf":
                 raise ValueError(f"expected numeric training data, got dtype {x.dtype}")
@@ -254,6 +257,8 @@ class GenerativeModel(keras.Model):
                     f"expected finite training data, got {int(np.sum(~np.isfinite(x)))} NaN/inf values"
                 )
             self.validate_input(x[:1])
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)
         self._ensure_built()
         return super().fit(x, y, **kwargs)
 
