@@ -8,7 +8,7 @@ to 784 dims, uniformly dequantized, scaled to [0, 1] and logit-transformed
 Both flows: `num_layers` MADE layers with `hidden_units`, ReLU, equal hidden
 degrees, order reversed between layers, no batch norm, log-scale bounded by
 3 tanh(a / 3) (TFP's default unbounded log-scale gives non-finite losses on
-this data; see DESIGN.md), Adam(lr). tfdgm trains by `model.fit` (XLA, its
+this data; see docs/architecture.md), Adam(lr). tfdgm trains by `model.fit` (XLA, its
 default); the peer by a `tf.function` step (TFP's documented usage) and, if it
 compiles, also by an XLA `tf.function(jit_compile=True)` step. Timed rounds are
 interleaved so that noise on the shared machine hits every contender alike;

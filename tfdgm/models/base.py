@@ -3,12 +3,12 @@
 `GenerativeModel` holds what all families share (event shape, input checks,
 the data-space transform for bits/dim, seeded sampling, replica-aware gradient
 steps, export signatures). `DensityModel` is the explicit-density protocol of
-DESIGN.md; latent, energy-based and adversarial bases sit beside it and reuse
+docs/architecture.md; latent, energy-based and adversarial bases sit beside it and reuse
 `GenerativeModel` without rework.
 
 Keras 3 layers own every trainable weight; TFP objects (distributions,
 bijectors) are built from those weights inside `distribution()` / `call`, on
-every call, and are never stored on the model. Two consequences (DESIGN.md,
+every call, and are never stored on the model. Two consequences (docs/architecture.md,
 "Known pitfalls", measured on TF 2.21 / Keras 3.15 / TFP 0.25):
 
 * a TFP object kept on the model (or a `tf_keras` layer such as

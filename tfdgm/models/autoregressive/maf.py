@@ -239,7 +239,7 @@ class MAF(AutoregressiveFlow):
     every layer starts as the identity (shift 0, log-scale 0), and the
     log-scale is bounded, alpha = b tanh(a / b), b = `log_scale_bound`. An
     unbounded log-scale gives non-finite log-densities on logit-space
-    Fashion-MNIST (see DESIGN.md, known pitfalls).
+    Fashion-MNIST (docs/architecture.md, "Known pitfalls").
 
     References:
       Papamakarios, Pavlakou and Murray, "Masked Autoregressive Flow for

@@ -1,5 +1,5 @@
 """Normalizing flows: TFP bijector chains whose weights Keras 3 layers own
-(see DESIGN.md). Each model is a `FlowModel`: `distribution()` is a
+(docs/architecture.md). Each model is a `FlowModel`: `distribution()` is a
 `tfd.TransformedDistribution(base, tfb.Chain([...]))`."""
 
 from tfdgm.models.flows.base import FlowModel

@@ -1,4 +1,4 @@
-"""Latent variable models: VAE, IWAE and the Helmholtz machine (see DESIGN.md)."""
+"""Latent variable models: VAE, IWAE and the Helmholtz machine (docs/architecture.md)."""
 
 from tfdgm.models.latent.base import LatentVariableModel
 from tfdgm.models.latent.helmholtz import HelmholtzMachine
