@@ -167,6 +167,21 @@ def test_fit_with_targets_of_the_wrong_shape_raises_value_error():
 
 
 @pytest.mark.xla
+def test_fit_again_with_targets_of_another_shape_fails_at_run_time_or_gives_nan_under_xla():
+    # Keras retraces the step with relaxed (unknown) dimensions, so the shape is checked at run time.
+    x = np.zeros([8, 3], np.float32)
+    model = _classifier(layers.IndependentNormal((2,)))
+    model.fit(x, np.zeros([8, 2], np.float32), verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"IndependentNormal: expected targets of shape \[batch, 2\]"):
+        model.fit(x, np.zeros([8, 1], np.float32), verbose=0)  # would broadcast silently
+    head = layers.IndependentNormal((2,))
+    model = keras.Sequential([keras.Input((3,)), head])
+    model.compile(optimizer="sgd", loss=NegativeLogLikelihood(head), jit_compile=True)
+    model.fit(x, np.zeros([8, 2], np.float32), verbose=0)
+    assert np.isnan(model.fit(x, np.zeros([8, 1], np.float32), verbose=0).history["loss"][0])
+
+
+@pytest.mark.xla
 def test_fit_with_labels_outside_the_classes_fails_or_gives_nan_under_xla():
     x = np.zeros([8, 3], np.float32)
     labels = np.array([0, 1, 2, 7, 0, 1, 2, 0])

@@ -113,46 +113,72 @@ class DistributionHead(keras.layers.Layer):
     def _expected_target_shape(self):
         return "[batch" + "".join(f", {d}" for d in self.event_shape) + "]"
 
-    def _shape_targets(self, targets, batch_rank):
-        """Static shape check; [batch] is accepted for a one-dimensional event (1,)."""
+    def _shape_targets(self, targets, batch_rank, batch_shape):
+        """Checks the event dimensions; [batch] is accepted for an event (1,).
+        -> (targets, None, or a boolean scalar tensor "the event dimensions
+        match" when they are unknown while tracing)."""
         shape = targets.shape
-        name = type(self).__name__
-        if shape.rank is None:
-            return targets
+        if shape.rank is None:  # Keras relaxed even the rank (targets [N, 1], then [N])
+            shape_ok = tf.equal(tf.size(targets), tf.reduce_prod(batch_shape) * self.event_size)
+            with tf.control_dependencies([tf.debugging.Assert(shape_ok, [
+                    f"{type(self).__name__}: expected targets of shape {self._expected_target_shape()}"])]):
+                return tf.reshape(targets, tf.concat([batch_shape, self.event_shape], 0)), None
         if self.event_shape == (1,) and shape.rank == batch_rank:
             targets = targets[..., None]
             shape = targets.shape
         if shape.rank != batch_rank + self.event_ndims or (
                 shape[batch_rank:].is_fully_defined() and tuple(shape[batch_rank:]) != self.event_shape):
-            raise ValueError(f"{name}: expected targets of shape {self._expected_target_shape()} "
+            raise ValueError(f"{type(self).__name__}: expected targets of shape {self._expected_target_shape()} "
                              f"(event_shape={self.event_shape}), got {shape.as_list()}")
-        return targets
+        if shape[batch_rank:].is_fully_defined():
+            return targets, None
+        # Keras retraces `fit`'s step with relaxed shapes when the data's shape
+        # changes (reduce_retracing), so the event dimensions can be unknown here.
+        return targets, tf.reduce_all(tf.equal(tf.shape(targets)[batch_rank:], self.event_shape))
 
-    def prepare_targets(self, targets, batch_rank=1):
-        """Checks and casts targets. -> (targets, invalid mask per example or None).
-
-        Shapes are checked statically (a `ValueError` at trace time, so also
-        inside `fit` and under XLA). Values: eagerly a `ValueError`; in a
-        graph (`fit`) a `tf.debugging` assertion with the same message (an
-        `InvalidArgumentError`); XLA drops assertions, so the returned mask
-        lets `log_prob` turn invalid examples into NaN.
-        """
-        targets = tf.convert_to_tensor(targets)
-        targets = self._shape_targets(targets, batch_rank)
-        invalid = self._invalid_targets(tf.cast(targets, tf.float32))
-        if invalid is None:
-            return tf.cast(targets, self.target_dtype), None
-        event_axes = list(range(batch_rank, invalid.shape.rank))
-        invalid = tf.reduce_any(invalid, axis=event_axes) if event_axes else invalid
-        message = (f"{type(self).__name__}: expected targets {self._target_rule()}")
+    def _value_check(self, message, invalid, shown):
+        """Eagerly: ValueError if any example is invalid. In a graph: a
+        `tf.debugging` assertion, which XLA drops (so the mask must also act)."""
         if tf.executing_eagerly():
             if bool(tf.reduce_any(invalid)):
-                bad = tf.boolean_mask(tf.cast(targets, tf.float32), invalid)[:3].numpy().tolist()
-                raise ValueError(f"{message}, got {bad} (first invalid examples)")
-        else:
-            check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(invalid)), [message])
-            with tf.control_dependencies([check]):
-                invalid = tf.identity(invalid)
+                raise ValueError(f"{message}, got {shown()}")
+            return invalid
+        check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(invalid)), [message])
+        with tf.control_dependencies([check]):
+            return tf.identity(invalid)
+
+    def prepare_targets(self, targets, batch_shape=None):
+        """Checks and casts targets. -> (targets, boolean [*batch] "invalid" mask, or None).
+
+        A wrong shape raises `ValueError` when the step is traced (also inside
+        `fit` and under XLA); when `fit` retraces with unknown dimensions, it is
+        checked at run time like the values. A value outside the head's
+        support raises `ValueError` eagerly, a `tf.debugging` assertion with
+        the same message (`InvalidArgumentError`) in a graph (`fit`); XLA
+        drops assertions, so `log_prob` also turns invalid examples into NaN.
+        """
+        targets = tf.convert_to_tensor(targets)
+        if batch_shape is None:
+            batch_shape = tf.shape(targets)[:1]
+        batch_rank = int(batch_shape.shape[0])
+        targets, shape_ok = self._shape_targets(targets, batch_rank, batch_shape)
+        invalid = None
+        if shape_ok is not None:
+            message = (f"{type(self).__name__}: expected targets of shape {self._expected_target_shape()} "
+                       f"(event_shape={self.event_shape})")
+            invalid = self._value_check(message, tf.fill(tf.shape(targets)[:batch_rank], tf.logical_not(shape_ok)),
+                                        lambda: tf.shape(targets).numpy().tolist())
+        value_invalid = self._invalid_targets(tf.cast(targets, tf.float32))
+        if value_invalid is not None:
+            event_axes = list(range(batch_rank, value_invalid.shape.rank))
+            value_invalid = tf.reduce_any(value_invalid, axis=event_axes) if event_axes else value_invalid
+            value_invalid = self._value_check(
+                f"{type(self).__name__}: expected targets {self._target_rule()}", value_invalid,
+                lambda: f"{tf.boolean_mask(tf.cast(targets, tf.float32), value_invalid)[:3].numpy().tolist()} "
+                        "(first invalid examples)")
+            invalid = value_invalid if invalid is None else tf.logical_or(invalid, value_invalid)
+        if invalid is None:
+            return tf.cast(targets, self.target_dtype), None
         safe = tf.where(self._broadcast_mask(invalid, targets), tf.zeros_like(targets), targets)
         return tf.cast(safe, self.target_dtype), invalid
 
@@ -171,8 +197,7 @@ class DistributionHead(keras.layers.Layer):
         """log p(targets | outputs) in nats, [*batch], after checking the
         targets (see `prepare_targets`); invalid examples give NaN."""
         outputs = tf.convert_to_tensor(outputs, tf.float32)
-        batch_rank = outputs.shape.rank - 1 if outputs.shape.rank is not None else 1
-        targets, invalid = self.prepare_targets(targets, batch_rank)
+        targets, invalid = self.prepare_targets(targets, tf.shape(outputs)[:-1])
         log_prob = self.distribution(outputs).log_prob(targets)
         if invalid is not None:
             log_prob = tf.where(invalid, tf.constant(np.nan, log_prob.dtype), log_prob)

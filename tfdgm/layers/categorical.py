@@ -55,10 +55,12 @@ class Categorical(DistributionHead):
     def _expected_target_shape(self):
         return "[batch] or [batch, 1]"
 
-    def _shape_targets(self, targets, batch_rank):
-        if targets.shape.rank == batch_rank + 1 and targets.shape[-1] == 1:
-            targets = targets[..., 0]
-        return super()._shape_targets(targets, batch_rank)
+    def _shape_targets(self, targets, batch_rank, batch_shape):
+        if targets.shape.rank == batch_rank + 1 and targets.shape[-1] in (1, None):
+            # [batch, 1] labels; a last axis unknown while tracing is checked at run time.
+            shape_ok = None if targets.shape[-1] == 1 else tf.equal(tf.shape(targets)[-1], 1)
+            return targets[..., 0], shape_ok
+        return super()._shape_targets(targets, batch_rank, batch_shape)
 
     def _target_rule(self):
         return f"integer labels in [0, {self.num_classes})"
