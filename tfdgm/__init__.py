@@ -20,13 +20,10 @@ def _started_as_the_cli():
     argv = getattr(sys, "argv", None) or [""]
     if os.path.basename(argv[0]) in ("tfdgm", "tfdgm.exe", "tfdgm-script.py"):
         return True
-    interpreter_options = []
-    for option in (getattr(sys, "orig_argv", None) or [])[1:]:
-        if not option.startswith("-"):
-            break
-        interpreter_options.append(option)
-    module = (getattr(sys, "orig_argv", None) or [])[len(interpreter_options) + 1:][:1]
-    return bool(interpreter_options) and interpreter_options[-1] == "-m" and module == ["tfdgm.cli"]
+    if argv[0] == "-m":  # `python -m MODULE` while Python imports MODULE's packages
+        command = getattr(sys, "orig_argv", [])
+        return any(a == "-m" and b == "tfdgm.cli" for a, b in zip(command, command[1:]))
+    return False
 
 
 # The models register with Keras on import, so that `import tfdgm` is enough

@@ -3,6 +3,9 @@
 architecture, weights, optimizer state and non-trainable state."""
 
 import inspect
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ import keras
 
 import tfdgm  # noqa: F401  (registers the models with Keras)
 from tfdgm import models
+from tests.helpers import REPO, run_python, subprocess_env
 
 _RNG = np.random.default_rng(0)
 
@@ -214,3 +218,32 @@ def test_model_checkpoint_keeps_the_best_epoch_and_reloads(tmp_path):
     np.testing.assert_allclose(loaded.log_prob(x), snapshots[best], rtol=1e-6, atol=1e-6)
     assert int(loaded.optimizer.iterations) == 2 * (best + 1)
     loaded.fit(x, batch_size=8, epochs=1, verbose=0)
+
+
+def test_a_fresh_process_loads_with_import_tfdgm_alone(tmp_path):
+    x = _normal(3)
+    model = models.MAF(event_shape=(3,), num_layers=2, hidden_units=(8,), batch_norm=True)
+    model.compile()
+    model.fit(x, batch_size=8, verbose=0)
+    path = str(tmp_path / "maf.keras")
+    model.save(path)
+    np.save(tmp_path / "x.npy", x)
+    done = run_python(
+        "import json, keras, numpy as np, tfdgm\n"
+        f"model = keras.models.load_model({path!r})\n"
+        f"print(json.dumps(model.log_prob(np.load({str(tmp_path / 'x.npy')!r})).numpy().tolist()))"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_allclose(json.loads(done.stdout.strip().splitlines()[-1]), model.log_prob(x),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("command", [["-m", "tfdgm.cli", "--help"], ["-c", "import sys; sys.argv[0] = 'tfdgm'; "
+                                                                     "import tfdgm; import tfdgm.cli"]])
+def test_the_cli_imports_no_tensorflow_for_help(command):
+    """`import tfdgm` registers the models by importing them, except in the `tfdgm` command."""
+    done = subprocess.run([sys.executable, "-X", "importtime", *command], capture_output=True, text=True,
+                          env=subprocess_env(), cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "tfdgm" in imported and not {"tensorflow", "keras"} & imported
