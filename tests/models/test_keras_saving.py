@@ -84,7 +84,7 @@ SMALL = {
     "rbm": (lambda: models.BernoulliRBM(event_shape=(6,), num_hidden=4, persistent=True, num_chains=4,
                                         sparsity_target=0.1, sampling_steps=2),
             lambda: _binary(6)),
-    "realnvp": (lambda: models.RealNVP(event_shape=(4, 4, 2), num_levels=2, hidden_channels=4, num_blocks=1),
+    "realnvp": (lambda: models.RealNVP(event_shape=(4, 4, 2), num_levels=1, hidden_channels=4, num_blocks=1),
                 lambda: _normal(4, 4, 2)),
     "rsm": (lambda: models.ReplicatedSoftmaxRBM(event_shape=(5,), num_hidden=3, max_length=12, sampling_steps=2),
             lambda: _levels(3, 5)),
