@@ -103,7 +103,7 @@ def normalized_signal(residual, mean, variance):
 
 
 def vimco_leave_one_out_signals(log_weights, axis=0):
-    """VIMCO's per-sample learning signals (Mnih & Rezende 2016, Sec. 3.2):
+    """VIMCO's per-sample learning signals (Mnih & Rezende 2016, Sec. 3):
 
         L(h^j | h^{-j}) = L_k - log 1/k (sum_{i != j} w_i + w^_{-j}),
         log w^_{-j} = 1/(k-1) sum_{i != j} log w_i,

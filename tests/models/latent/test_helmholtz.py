@@ -58,7 +58,8 @@ def test_exact_likelihood_by_enumeration_bounds_the_estimates():
 
 
 def test_bad_arguments_raise_value_errors():
-    with pytest.raises(ValueError, match="expected algorithm one of 'wake_sleep', 'reweighted_wake_sleep', 'nvil', 'vimco', got 'backprop'"):
+    expected = "expected algorithm one of 'wake_sleep', 'reweighted_wake_sleep', 'nvil', 'vimco', got 'backprop'"
+    with pytest.raises(ValueError, match=expected):
         HelmholtzMachine(event_shape=(4,), algorithm="backprop")
     with pytest.raises(ValueError, match="VIMCO's leave-one-out signals need num_importance_samples >= 2, got 1"):
         HelmholtzMachine(event_shape=(4,), algorithm="vimco", num_importance_samples=1)

@@ -233,7 +233,8 @@ class HelmholtzMachine(LatentVariableModel):
         params = _unflatten(self._decoder_params(_flatten(hs[0])), leading)
         log_ps = [self.generative_layers[0].make_distribution(params).log_prob(x)]
         for level in range(1, self.num_stochastic_layers):
-            params = _unflatten(self.generative_layers[level](self.generative_nets[level](_flatten(hs[level]))), leading)
+            features = self.generative_nets[level](_flatten(hs[level]))
+            params = _unflatten(self.generative_layers[level](features), leading)
             log_ps.append(self.generative_layers[level].make_distribution(params).log_prob(hs[level - 1]))
         log_ps.append(self.prior().log_prob(hs[-1]))
         return {"hs": hs, "log_q": log_qs, "log_p": log_ps}
@@ -305,7 +306,9 @@ class HelmholtzMachine(LatentVariableModel):
         Returns: list of tensors shaped like `recognition_variables`.
         """
         if self.algorithm not in ("nvil", "vimco"):
-            raise ValueError(f'expected algorithm "nvil" or "vimco" for a score-function estimate, got {self.algorithm!r}')
+            raise ValueError(
+                f'expected algorithm "nvil" or "vimco" for a score-function estimate, got {self.algorithm!r}'
+            )
         self._ensure_built()
         x = self.validate_input(x)
         with tf.GradientTape() as tape:
