@@ -196,3 +196,20 @@ def test_fit_with_labels_outside_the_classes_fails_or_gives_nan_under_xla():
     assert np.isnan(model.fit(x, labels, verbose=0).history["loss"][0])
     with pytest.raises(ValueError, match=r"expected targets integer labels in \[0, 3\), got \[7.0\]"):
         head.check_targets(labels)
+
+
+def test_heads_compute_in_float32_under_a_mixed_precision_policy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = x[:, :2] + 0.1 * rng.normal(size=(64, 2)).astype(np.float32)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        for head in [layers.IndependentNormal((2,)), layers.ConditionalMAF((2,), num_layers=1, hidden_units=(8,)),
+                     layers.ConditionalRealNVP((2,), num_layers=2, hidden_units=(8,))]:
+            model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8, activation="tanh"), head])
+            model.compile(optimizer="adam", loss=NegativeLogLikelihood(head))
+            loss = model.fit(x, y, batch_size=64, verbose=0).history["loss"][0]
+            assert np.isfinite(loss) and model(x).dtype == "float32", (head.name, loss)
+            assert head.distribution(model(x)).log_prob(y).dtype == tf.float32
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -45,11 +45,16 @@ class DistributionHead(keras.layers.Layer):
       event_shape: shape of one target, e.g. `(1,)` or `(28, 28, 1)`.
       head_id: identity shared by a head and its copies through configs
         (default: a new random id).
+      dtype: Keras dtype policy; default float32 even under a global
+        mixed-precision policy.
     """
 
     target_dtype = tf.float32
 
     def __init__(self, event_shape, head_id=None, **kwargs):
+        # float32 unless asked otherwise, also under a mixed-precision policy:
+        # densities need float32 (Keras' advice for a model's last layer).
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         event_shape = tuple(int(d) for d in np.atleast_1d(np.asarray(event_shape, dtype=np.int64)))
         if any(d < 1 for d in event_shape):
@@ -74,7 +79,7 @@ class DistributionHead(keras.layers.Layer):
             raise ValueError(f"{type(self).__name__}: expected features [batch, ..., F] with a known F, "
                              f"got {list(features_shape)}")
         self.features_size = int(features_shape[-1])
-        self.projection = keras.layers.Dense(self.params_size(), name="projection")
+        self.projection = keras.layers.Dense(self.params_size(), name="projection", dtype=self.dtype_policy)
         self.projection.build(tuple(features_shape))
         self.built = True
 
@@ -90,7 +95,7 @@ class DistributionHead(keras.layers.Layer):
 
         outputs: [*batch, num_outputs] -> batch shape `batch`, event shape `event_shape`.
         """
-        outputs = tf.convert_to_tensor(outputs, tf.float32)
+        outputs = tf.cast(outputs, tf.float32)  # also float16 outputs of a mixed-precision model
         expected = self.output_size(getattr(self, "features_size", None))
         if outputs.shape.rank is not None and outputs.shape.rank < 1 or (
                 expected is not None and outputs.shape[-1] is not None and outputs.shape[-1] != expected):
@@ -196,7 +201,7 @@ class DistributionHead(keras.layers.Layer):
     def log_prob(self, outputs, targets):
         """log p(targets | outputs) in nats, [*batch], after checking the
         targets (see `prepare_targets`); invalid examples give NaN."""
-        outputs = tf.convert_to_tensor(outputs, tf.float32)
+        outputs = tf.cast(outputs, tf.float32)  # also float16 outputs of a mixed-precision model
         targets, invalid = self.prepare_targets(targets, tf.shape(outputs)[:-1])
         log_prob = self.distribution(outputs).log_prob(targets)
         if invalid is not None:

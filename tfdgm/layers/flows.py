@@ -69,10 +69,11 @@ class _ContextMADE(keras.layers.Layer):
             previous = hidden_degrees(units, previous, self.event_size, "equal")
             layer_degrees.append(previous)
         masks = made_masks(in_degrees, layer_degrees, np.repeat(degrees, 2))
-        self.hidden_layers = [MaskedDense(units, mask=mask, activation=activation, name=f"masked_dense_{i}")
+        self.hidden_layers = [MaskedDense(units, mask=mask, activation=activation, name=f"masked_dense_{i}",
+                                          dtype=self.dtype_policy)
                               for i, (units, mask) in enumerate(zip(self.hidden_units, masks))]
         self.output_layer = MaskedDense(2 * self.event_size, mask=masks[-1], kernel_initializer="zeros",
-                                        name="masked_dense_output")
+                                        name="masked_dense_output", dtype=self.dtype_policy)
         self._masks = masks
 
     def build(self, input_shape=None):
@@ -86,7 +87,8 @@ class _ContextMADE(keras.layers.Layer):
         h = tf.concat([flat_context, flat_y], axis=-1)
         for layer in self.hidden_layers:
             h = layer(h)
-        params = tf.reshape(self.output_layer(h), tf.concat([leading, [self.event_size, 2]], 0))
+        params = tf.cast(self.output_layer(h), y.dtype)
+        params = tf.reshape(params, tf.concat([leading, [self.event_size, 2]], 0))
         return params[..., 0], bound_log_scale(params[..., 1], self.log_scale_bound)
 
 
@@ -201,7 +203,7 @@ class ConditionalMAF(_ConditionalFlowHead):
     def _make_conditioners(self, context_size):
         return [_ContextMADE(self.event_size, context_size, self.hidden_units,
                              "natural" if k % 2 == 0 else "reversed", self.activation, self.log_scale_bound,
-                             name=f"made_{k}")
+                             name=f"made_{k}", dtype=self.dtype_policy)
                 for k in range(self.num_layers)]
 
     def _layer_bijector(self, k, context):
@@ -217,7 +219,8 @@ class _ContextCouplingNet(keras.layers.Layer):
         super().__init__(**kwargs)
         self.event_size = int(event_size)
         self.context_size = int(context_size)
-        self.network = MLPCouplingNet(2 * self.event_size, hidden_units, activation, name="network")
+        self.network = MLPCouplingNet(2 * self.event_size, hidden_units, activation, name="network",
+                                      dtype=self.dtype_policy)
 
     def build(self, input_shape=None):
         self.network.build((None, self.event_size + self.context_size))
@@ -225,7 +228,8 @@ class _ContextCouplingNet(keras.layers.Layer):
 
     def shift_and_log_scale(self, masked_y, context):
         flat_y, flat_context, leading = _broadcast_context(masked_y, context)
-        out = self.network(tf.concat([flat_y, flat_context], axis=-1))
+        # Cast: MLPCouplingNet's inner Dense layers follow the global dtype policy.
+        out = tf.cast(self.network(tf.concat([flat_y, flat_context], axis=-1)), masked_y.dtype)
         shift, raw_log_scale = tf.split(out, 2, axis=-1)
         shape = tf.concat([leading, [self.event_size]], 0)
         return tf.reshape(shift, shape), tf.reshape(raw_log_scale, shape)
@@ -274,7 +278,7 @@ class ConditionalRealNVP(_ConditionalFlowHead):
 
     def _make_conditioners(self, context_size):
         return [_ContextCouplingNet(self.event_size, context_size, self.hidden_units, self.activation,
-                                    name=f"coupling_{k}")
+                                    name=f"coupling_{k}", dtype=self.dtype_policy)
                 for k in range(self.num_layers)]
 
     def _layer_bijector(self, k, context):
