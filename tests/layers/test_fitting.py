@@ -189,6 +189,12 @@ def test_fit_with_labels_outside_the_classes_fails_or_gives_nan_under_xla():
     # In a graph (fit without XLA) the assertion fires with the expected range.
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"Categorical: expected targets integer labels in \[0, 3\)"):
         _classifier(head).fit(x, labels, verbose=0)
+    # Run eagerly, the check is a ValueError.
+    head = layers.Categorical(3)
+    model = keras.Sequential([keras.Input((3,)), head])
+    model.compile(optimizer="sgd", loss=NegativeLogLikelihood(head), run_eagerly=True)
+    with pytest.raises(ValueError, match=r"Categorical: expected targets integer labels in \[0, 3\), got \[7.0\]"):
+        model.fit(x, labels, verbose=0)
     # XLA drops assertions: the invalid example makes the loss NaN instead.
     head = layers.Categorical(3)
     model = keras.Sequential([keras.Input((3,)), head])
