@@ -2,6 +2,8 @@
 the parameters as a tensor, `head.distribution(outputs)` the
 `tfd.Distribution`, and `tfdgm.losses.NegativeLogLikelihood(head)` trains it
 with `model.fit(x, y)` (the Keras 3 successor of `tfp.layers`' heads).
+Unlike `tfp.layers`, a head owns the `Dense` projection from the features to
+the parameters, so no `Dense(params_size)` goes before it.
 
 Example:
   >>> head = tfdgm.layers.IndependentNormal(event_shape=(1,))
