@@ -6,11 +6,11 @@ import sys
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "export", "models", "__version__"]
+__all__ = ["data", "export", "layers", "losses", "models", "__version__"]
 
 
 def __getattr__(name):
-    if name in ("data", "export", "models"):
+    if name in ("data", "export", "layers", "losses", "models"):
         return importlib.import_module(f"tfdgm.{name}")
     raise AttributeError(f"module 'tfdgm' has no attribute {name!r}")
 
@@ -26,8 +26,9 @@ def _started_as_the_cli():
     return False
 
 
-# The models register with Keras on import, so that `import tfdgm` is enough
-# for `keras.models.load_model("m.keras")`. The CLI skips this (it imports
-# TensorFlow only for the commands that need it), so `tfdgm --help` stays fast.
+# The models, distribution heads and losses register with Keras on import, so
+# that `import tfdgm` is enough for `keras.models.load_model("m.keras")`. The
+# CLI skips this (it imports TensorFlow only for the commands that need it), so
+# `tfdgm --help` stays fast.
 if not _started_as_the_cli():
-    from tfdgm import models  # noqa: E402,F401
+    from tfdgm import layers, losses, models  # noqa: E402,F401

@@ -19,6 +19,12 @@ from tests.helpers import REPO, run_python, subprocess_env
 _RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def _same_data_in_every_order():
+    global _RNG
+    _RNG = np.random.default_rng(0)
+
+
 def _binary(*shape):
     return (_RNG.uniform(size=(16, *shape)) < 0.4).astype(np.float32)
 
@@ -172,6 +178,15 @@ def test_keras_file_round_trip_restores_every_state(name, tmp_path):
     before = int(_optimizers(loaded)[0].iterations)
     _fit(loaded, data, steps=1)
     assert int(_optimizers(loaded)[0].iterations) > before
+
+
+def test_every_model_has_its_own_registered_keras_name():
+    """`import tfdgm` also registers `tfdgm.layers`' heads, two of them named
+    like models (IndependentBernoulli, IndependentLogistic)."""
+    for name in models.list_models():
+        cls = models.get(name)
+        assert keras.saving.get_registered_name(cls) == f"tfdgm>{name}"
+        assert keras.saving.get_registered_object(f"tfdgm>{name}") is cls
 
 
 # Constructor arguments a subclass fixes itself (passing another value raises

@@ -23,10 +23,13 @@ _REGISTRY = {}
 for _family in _FAMILIES:
     _REGISTRY.update(getattr(_family, "REGISTRY", {}))
 
-# `model.save("m.keras")` records the class as "tfdgm>NAME"; registering every
-# model under the package name lets `keras.models.load_model` find it.
-for _cls in _REGISTRY.values():
-    keras.saving.register_keras_serializable(package="tfdgm", name=_cls.__name__)(_cls)
+# `model.save("m.keras")` records a registered class by its Keras name and
+# `keras.models.load_model` looks it up there. Models register under the
+# package "tfdgm" with their registry name ("tfdgm>maf", as `tfdgm train maf`):
+# class names would collide with `tfdgm.layers`' heads of the same name
+# (IndependentBernoulli, IndependentLogistic), and Keras keeps the last one.
+for _name, _cls in _REGISTRY.items():
+    keras.saving.register_keras_serializable(package="tfdgm", name=_name)(_cls)
 
 __all__ = ["GenerativeModel", "DensityModel", "get", "list_models"] + sorted(
     name for family in _FAMILIES for name in getattr(family, "__all__", [])
