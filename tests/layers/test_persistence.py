@@ -96,11 +96,6 @@ print(json.dumps({{"log_prob": head.distribution(model(x)).log_prob(y).numpy().t
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs tfdgm/__init__.py (item 1's file) to import tfdgm.layers and tfdgm.losses next to "
-           "tfdgm.models, so that `import tfdgm` registers the heads and the loss with Keras",
-)
 def test_reload_needs_only_import_tfdgm(tmp_path):
     x, y = _data("continuous", n=8)
     head = layers.ConditionalRealNVP((2,), num_layers=2, hidden_units=(8,))
