@@ -53,17 +53,15 @@ def test_keras_round_trip_gives_the_same_outputs_log_prob_and_loss(tmp_path, nam
     head = make()
     model = _user_model(head)
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss=NegativeLogLikelihood(head))
-    model.fit(x, y, batch_size=32, verbose=0)
-    model.save(tmp_path / "model.keras")
+    model.save(tmp_path / "model.keras")  # optimizer state and fit after reloading: the next test
 
     loaded = keras.models.load_model(tmp_path / "model.keras")
     loaded_head = loaded.layers[-1]
     assert type(loaded_head) is type(head) and loaded_head is not head
     assert loaded.loss.head is loaded_head  # the loss found the reloaded model's own head
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
     np.testing.assert_allclose(loaded_head.distribution(loaded(x)).log_prob(y),
                                head.distribution(model(x)).log_prob(y), rtol=1e-5, atol=1e-5)
-    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 2
     np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-5)
 
 
