@@ -214,5 +214,6 @@ def test_mirrored_strategy_on_two_cpu_replicas_matches_one_device():
     # One SGD step on the full batch: the same update whether split over replicas or not.
     for single, split in zip(results["default"]["weights"], results["mirrored"]["weights"]):
         np.testing.assert_allclose(split, single, rtol=1e-4, atol=1e-5)
-    moved = [np.abs(np.array(w) - np.random.default_rng(1).normal(0.0, 0.3, len(w))).max() for w in results["default"]["weights"]]
+    moved = [np.abs(np.array(w) - np.random.default_rng(1).normal(0.0, 0.3, len(w))).max()
+             for w in results["default"]["weights"]]
     assert min(moved) > 1e-4, moved  # every weight moved, the conditioners' included
