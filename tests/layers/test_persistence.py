@@ -81,6 +81,18 @@ def test_fit_goes_on_after_reloading_and_moves_the_flow_conditioners(tmp_path):
     assert np.abs(loaded.layers[-1].conditioners[1].output_layer.kernel.numpy() - kernel).max() > 1e-4
 
 
+def test_sequential_model_round_trips_with_its_loss(tmp_path):
+    x, y = _data("continuous", n=32)
+    head = layers.MixtureNormal(2, (2,))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8, activation="tanh"), head])
+    model.compile(optimizer="adam", loss=NegativeLogLikelihood(head))
+    model.save(tmp_path / "sequential.keras")
+    loaded = keras.models.load_model(tmp_path / "sequential.keras")
+    assert isinstance(loaded, keras.Sequential) and loaded.loss.head is loaded.layers[-1]
+    np.testing.assert_allclose(loaded.layers[-1].distribution(loaded(x)).log_prob(y),
+                               head.distribution(model(x)).log_prob(y), rtol=1e-5, atol=1e-5)
+
+
 RELOAD_SCRIPT = r"""
 import json, sys
 import numpy as np
