@@ -43,36 +43,48 @@ def next_version(base):
     return max(versions, default=0) + 1
 
 
-def save(model, base, version=None, verbose=False):
-    """Writes `model` as a SavedModel at `base/<version>/` with its family's signatures.
+def save(model, base, version=None, verbose=False, head=None, x_spec=None):
+    """Writes `model` as a SavedModel at `base/<version>/` with its signatures.
 
     Arguments:
-      model: a built or unbuilt tfdgm model (it is built from its event shape).
+      model: a built or unbuilt tfdgm model (it is built from its event
+        shape), or a user's Keras model ending in a `tfdgm.layers` head.
       base: the model's base directory, as given to TF Serving's
         `--model_base_path` (created if missing).
       version: positive int; default: `next_version(base)`. An existing
         version directory is replaced.
       verbose: print Keras' summary of the endpoints.
+      head: for a user's model: the `tfdgm.layers` head its output comes
+        from; the SavedModel then has `log_prob(x, y)` (`serving_default`) and
+        `sample(x, seed)` (`tfdgm.layers.head_signatures`).
+      x_spec: for a user's model without known `inputs` (subclassed): the
+        `tf.TensorSpec` of x.
     Returns:
       The version directory `base/<version>` (what `tf.saved_model.load` takes).
     Raises:
-      ValueError: if `model` is not a tfdgm model, has no signatures, its
-        `serving_default` is not one of them, or `version` is not a positive int.
+      ValueError: if `model` is neither a tfdgm model nor given with a head,
+        has no signatures, its `serving_default` is not one of them, or
+        `version` is not a positive int.
     """
     from tfdgm.models.base import GenerativeModel
 
-    if not isinstance(model, GenerativeModel):
-        raise ValueError(f"expected a tfdgm model, got {type(model).__name__}")
     if version is None:
         version = next_version(base)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"expected version as a positive int, got {version!r}")
-    if not model.built:
-        model.build((None, *model.event_shape))
-    signatures = model.export_signatures()
+    if head is not None:
+        from tfdgm.layers import head_signatures
+
+        signatures, default = head_signatures(model, head, x_spec), "log_prob"
+    elif isinstance(model, GenerativeModel):
+        if not model.built:
+            model.build((None, *model.event_shape))
+        signatures, default = model.export_signatures(), model.serving_default
+    else:
+        raise ValueError(f"expected a tfdgm model, or head= for a Keras model ending in a tfdgm.layers head, "
+                         f"got {type(model).__name__}")
     if not signatures:
         raise ValueError(f"{type(model).__name__} declares no export signatures")
-    default = model.serving_default
     if default not in signatures:
         raise ValueError(
             f"{type(model).__name__}.serving_default is {default!r}, expected one of {sorted(signatures)}"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import run_in_tensorflow_process, run_python
-from tfdgm import layers
+from tfdgm import export, layers
 from tfdgm.losses import NegativeLogLikelihood
 
 HEADS = {
@@ -149,7 +149,7 @@ def test_export_reloads_in_bare_tensorflow_with_log_prob_and_seeded_sample(tmp_p
     model = _user_model(head)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
-    path = layers.export_head_model(model, head, str(tmp_path / "saved"))
+    path = export.save(model, str(tmp_path / "saved"), head=head)
 
     done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy"),
                                                         y_path=str(tmp_path / "y.npy")))
@@ -179,8 +179,8 @@ def test_export_of_a_subclassed_model_needs_the_input_spec(tmp_path):
     model = Regressor(head)
     model(np.zeros([1, 3], np.float32))
     with pytest.raises(ValueError, match="x_spec"):
-        layers.export_head_model(model, head, str(tmp_path / "a"))
-    path = layers.export_head_model(model, head, str(tmp_path / "b"), x_spec=tf.TensorSpec([None, 3], tf.float32))
+        export.save(model, str(tmp_path / "a"), head=head)
+    path = export.save(model, str(tmp_path / "b"), head=head, x_spec=tf.TensorSpec([None, 3], tf.float32))
     loaded = tf.saved_model.load(path)
     x, y = np.ones([2, 3], np.float32), np.zeros([2, 1], np.float32)
     np.testing.assert_allclose(loaded.signatures["log_prob"](x=x, y=y)["log_prob"],
@@ -192,7 +192,7 @@ import json
 import numpy as np
 import keras
 from tfdgm.distribute import make_strategy
-from tfdgm import layers
+from tfdgm import export, layers
 from tfdgm.losses import NegativeLogLikelihood
 mirrored = make_strategy("mirrored")  # 2 logical CPU devices, before TensorFlow starts
 rng = np.random.default_rng(0)

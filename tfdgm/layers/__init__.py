@@ -15,7 +15,7 @@ Example:
 
 from tfdgm.layers.base import DistributionHead
 from tfdgm.layers.categorical import Categorical
-from tfdgm.layers.export import export_head_model
+from tfdgm.layers.export import head_signatures
 from tfdgm.layers.flows import ConditionalMAF, ConditionalRealNVP
 from tfdgm.layers.independent import IndependentBernoulli, IndependentLogistic, IndependentNormal
 from tfdgm.layers.mixture import MixtureNormal
@@ -31,5 +31,5 @@ __all__ = [
     "MultivariateNormalTriL",
     "ConditionalMAF",
     "ConditionalRealNVP",
-    "export_head_model",
+    "head_signatures",
 ]
