@@ -17,79 +17,20 @@ and no layer can blow up the density at initialization.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfdgm.bijectors.autoregressive import MaskedAutoregressiveFlow
-from tfdgm.bijectors.coupling import AffineCoupling, bound_log_scale, vector_mask
+from tfdgm.bijectors.coupling import AffineCoupling, vector_mask
 from tfdgm.layers.base import SOFTPLUS_ONE, DistributionHead
+from tfdgm.nn.context import ContextCouplingNet
 from tfdgm.nn.coupling_nets import MLPCouplingNet
-from tfdgm.nn.masked import MaskedDense, hidden_degrees, input_degrees, input_order, made_masks
+from tfdgm.nn.made import MADENetwork
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
 __all__ = ["ConditionalMAF", "ConditionalRealNVP"]
-
-
-def _broadcast_context(y, context):
-    """Flattens y [..., D] and context [..., F] to [N, D], [N, F] over their
-    broadcast leading shape S. -> (y, context, S)."""
-    leading = tf.broadcast_dynamic_shape(tf.shape(y)[:-1], tf.shape(context)[:-1])
-    dim, context_dim = y.shape[-1], context.shape[-1]
-    y = tf.reshape(tf.broadcast_to(y, tf.concat([leading, [dim]], 0)), [-1, dim])
-    context = tf.reshape(tf.broadcast_to(context, tf.concat([leading, [context_dim]], 0)), [-1, context_dim])
-    return y, context, leading
-
-
-class _ContextMADE(keras.layers.Layer):
-    """MADE's masked MLP with a context input (Germain et al. 2015, Sec. 4;
-    Papamakarios et al. 2017, Sec. 3.4): (y, context) -> (shift, log-scale),
-    output d a function of y_<d (in `order`) and of the whole context.
-
-    The context takes degree 0, so it reaches every hidden unit and output.
-    The output layer is zero-initialized (identity flow layer) and the
-    log-scale soft-bounded, b tanh(a / b). Written here rather than reusing
-    `tfdgm.models`' MADE network because layers must not import models.
-    """
-
-    def __init__(self, event_size, context_size, hidden_units, order, activation, log_scale_bound, **kwargs):
-        super().__init__(**kwargs)
-        self.event_size = int(event_size)
-        self.context_size = int(context_size)
-        self.hidden_units = [int(u) for u in hidden_units]
-        self.order = order
-        self.activation = activation
-        self.log_scale_bound = log_scale_bound
-        degrees = input_degrees(input_order(self.event_size, order))
-        in_degrees = np.concatenate([np.zeros(self.context_size, np.int64), degrees])
-        layer_degrees, previous = [], in_degrees
-        for units in self.hidden_units:
-            previous = hidden_degrees(units, previous, self.event_size, "equal")
-            layer_degrees.append(previous)
-        masks = made_masks(in_degrees, layer_degrees, np.repeat(degrees, 2))
-        self.hidden_layers = [MaskedDense(units, mask=mask, activation=activation, name=f"masked_dense_{i}",
-                                          dtype=self.dtype_policy)
-                              for i, (units, mask) in enumerate(zip(self.hidden_units, masks))]
-        self.output_layer = MaskedDense(2 * self.event_size, mask=masks[-1], kernel_initializer="zeros",
-                                        name="masked_dense_output", dtype=self.dtype_policy)
-        self._masks = masks
-
-    def build(self, input_shape=None):
-        for layer, mask in zip([*self.hidden_layers, self.output_layer], self._masks):
-            layer.build((None, mask.shape[0]))
-        self.built = True
-
-    def shift_and_log_scale(self, y, context):
-        """y: [..., D], context: [..., F] -> (shift, log-scale), each [S, D]."""
-        flat_y, flat_context, leading = _broadcast_context(y, context)
-        h = tf.concat([flat_context, flat_y], axis=-1)
-        for layer in self.hidden_layers:
-            h = layer(h)
-        params = tf.cast(self.output_layer(h), y.dtype)
-        params = tf.reshape(params, tf.concat([leading, [self.event_size, 2]], 0))
-        return params[..., 0], bound_log_scale(params[..., 1], self.log_scale_bound)
 
 
 class _ConditionalFlowHead(DistributionHead):
@@ -125,7 +66,7 @@ class _ConditionalFlowHead(DistributionHead):
         super().build(features_shape)
         self.conditioners = self._make_conditioners(self.features_size)
         for conditioner in self.conditioners:
-            conditioner.build()
+            conditioner.build((None, self.event_size))
         self.built = True
 
     def call(self, features):
@@ -201,38 +142,15 @@ class ConditionalMAF(_ConditionalFlowHead):
         super().__init__(event_shape, num_layers, **kwargs)
 
     def _make_conditioners(self, context_size):
-        return [_ContextMADE(self.event_size, context_size, self.hidden_units,
-                             "natural" if k % 2 == 0 else "reversed", self.activation, self.log_scale_bound,
-                             name=f"made_{k}", dtype=self.dtype_policy)
+        return [MADENetwork(num_params=2, hidden_units=self.hidden_units,
+                            order="natural" if k % 2 == 0 else "reversed", context_dim=context_size,
+                            activation=self.activation, log_scale_bound=self.log_scale_bound,
+                            name=f"made_{k}", dtype=self.dtype_policy)
                 for k in range(self.num_layers)]
 
     def _layer_bijector(self, k, context):
         conditioner = self.conditioners[k]
         return MaskedAutoregressiveFlow(lambda y: conditioner.shift_and_log_scale(y, context), name=f"maf_{k}")
-
-
-class _ContextCouplingNet(keras.layers.Layer):
-    """RealNVP's shift / log-scale network with the context appended to its
-    input: (b*y, x) -> (t, raw s); an `MLPCouplingNet` (zero-initialized output)."""
-
-    def __init__(self, event_size, context_size, hidden_units, activation, **kwargs):
-        super().__init__(**kwargs)
-        self.event_size = int(event_size)
-        self.context_size = int(context_size)
-        self.network = MLPCouplingNet(2 * self.event_size, hidden_units, activation, name="network",
-                                      dtype=self.dtype_policy)
-
-    def build(self, input_shape=None):
-        self.network.build((None, self.event_size + self.context_size))
-        self.built = True
-
-    def shift_and_log_scale(self, masked_y, context):
-        flat_y, flat_context, leading = _broadcast_context(masked_y, context)
-        # Cast: MLPCouplingNet's inner Dense layers follow the global dtype policy.
-        out = tf.cast(self.network(tf.concat([flat_y, flat_context], axis=-1)), masked_y.dtype)
-        shift, raw_log_scale = tf.split(out, 2, axis=-1)
-        shape = tf.concat([leading, [self.event_size]], 0)
-        return tf.reshape(shift, shape), tf.reshape(raw_log_scale, shape)
 
 
 @keras.saving.register_keras_serializable(package="tfdgm")
@@ -277,8 +195,9 @@ class ConditionalRealNVP(_ConditionalFlowHead):
                              f"it), got event_shape={self.event_shape}; use ConditionalMAF for one")
 
     def _make_conditioners(self, context_size):
-        return [_ContextCouplingNet(self.event_size, context_size, self.hidden_units, self.activation,
-                                    name=f"coupling_{k}", dtype=self.dtype_policy)
+        return [ContextCouplingNet(MLPCouplingNet(2 * self.event_size, self.hidden_units, self.activation,
+                                                  name="network", dtype=self.dtype_policy),
+                                   context_size, name=f"coupling_{k}", dtype=self.dtype_policy)
                 for k in range(self.num_layers)]
 
     def _layer_bijector(self, k, context):
