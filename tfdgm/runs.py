@@ -75,7 +75,15 @@ def _dataset(config, split, transform, shuffle=False, with_labels=False):
 
 
 def _uses_labels(net, info):
-    """Class-conditional models (`num_classes` set) train on (x, label) pairs."""
+    """Class-conditional models (`num_classes` set) train on (x, label) pairs.
+    No registered dataset provides real context vectors, so a flow with
+    `context_shape` cannot train from the command line."""
+    if getattr(net, "context_shape", None) is not None:
+        raise ValueError(
+            f"{type(net).__name__} is conditioned on context vectors (context_shape={list(net.context_shape)}), "
+            f"but dataset {info.name!r} provides none (no registered dataset does); train it in Python with "
+            "model.fit((x, context))"
+        )
     if getattr(net, "num_classes", None) is None and not getattr(net, "needs_labels", False):
         return False
     if info.num_classes is None:

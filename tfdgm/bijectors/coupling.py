@@ -13,6 +13,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfdgm.bijectors.base import InstanceCache
+from tfdgm.nn.context import broadcast_context
 
 tfb = tfp.bijectors
 
@@ -230,10 +231,14 @@ class CouplingLayer(keras.layers.Layer):
             self.network.build((None, *event_shape))
         self.built = True
 
-    def _apply_network(self, x_masked):
+    def _apply_network(self, x_masked, context=None):
         event_shape = self.mask.shape
-        batch_shape = tf.shape(x_masked)[: tf.rank(x_masked) - len(event_shape)]
-        out = self.network(tf.reshape(x_masked, [-1, *event_shape]))
+        if context is None:
+            batch_shape = tf.shape(x_masked)[: tf.rank(x_masked) - len(event_shape)]
+            out = self.network(tf.reshape(x_masked, [-1, *event_shape]))
+        else:  # a `tfdgm.nn.context.ContextCouplingNet` taking (x, c)
+            flat_x, flat_context, batch_shape = broadcast_context(x_masked, context, len(event_shape))
+            out = self.network(flat_x, flat_context)
         out = tf.reshape(out, tf.concat([batch_shape, tf.shape(out)[1:]], axis=0))
         if self.additive:
             return out
@@ -241,11 +246,13 @@ class CouplingLayer(keras.layers.Layer):
         return shift, raw_log_scale
 
     def bijector(self, context=None):
-        """The coupling bijector built from the current weights (context unused)."""
+        """The coupling bijector built from the current weights; with a
+        context c [..., F] (a network taking (x, c)) its shift and log-scale
+        are functions of (b*x, c)."""
+        fn = self._apply_network if context is None else (lambda x: self._apply_network(x, context))
         if self.additive:
-            return AdditiveCoupling(self.mask, self._apply_network, name=f"{self.name}_bijector")
-        return AffineCoupling(self.mask, self._apply_network, self.log_scale_bound,
-                              name=f"{self.name}_bijector")
+            return AdditiveCoupling(self.mask, fn, name=f"{self.name}_bijector")
+        return AffineCoupling(self.mask, fn, self.log_scale_bound, name=f"{self.name}_bijector")
 
     def call(self, x):
         return self.bijector().inverse(x)

@@ -8,6 +8,7 @@ from tfdgm.bijectors.batch_norm import BatchNorm
 from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context
 from tfdgm.models.autoregressive.made import MADENetwork
 from tfdgm.models.flows.base import FlowModel
+from tfdgm.models.flows.context import ContextConditional
 from tfdgm.nn.masked import input_order
 
 tfd = tfp.distributions
@@ -24,9 +25,9 @@ _PERMUTATIONS = ("reverse", "random")
 _AUTO_BLOCKS_MIN_WEIGHTS = 2**16
 
 
-class AutoregressiveFlow(ClassConditional, FlowModel):
+class AutoregressiveFlow(ClassConditional, ContextConditional, FlowModel):
     """Shared body of MAF and IAF: `num_layers` MADE conditioners, their
-    orderings, batch norm, the class context, training and export.
+    orderings, batch norm, the class label or context vector, training and export.
 
     Subclasses implement `layer_bijector(network, context)`, the latent ->
     data bijector of one autoregressive layer.
@@ -48,12 +49,14 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
         batch_norm_momentum=0.9,
         seed=0,
         num_blocks="auto",
+        context_shape=None,
         data_transform=None,
         name=None,
         **kwargs,
     ):
         super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
         model = type(self).__name__
+        self._init_context(context_shape, num_classes)
         if int(num_layers) != num_layers or num_layers < 1:
             raise ValueError(f"{model}: expected num_layers a positive int, got {num_layers!r}")
         if permutation not in _PERMUTATIONS:
@@ -79,7 +82,7 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
                 hidden_units=self.hidden_units,
                 order=self._layer_order(k),
                 hidden_degrees=hidden_degrees,
-                context_dim=self.num_classes,
+                context_dim=self.num_classes or self.context_size,
                 activation=activation,
                 zero_init_output=True,
                 log_scale_bound=log_scale_bound,
@@ -135,6 +138,7 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
             "batch_norm_momentum": self.batch_norm_momentum,
             "seed": self.seed,
             "num_blocks": self.num_blocks,
+            "context_shape": None if self.context_shape is None else list(self.context_shape),
         }
 
     @property
@@ -162,8 +166,11 @@ class AutoregressiveFlow(ClassConditional, FlowModel):
     def bijector(self, context=None, training=False):
         """Latent -> data `tfb.Chain`: [reshape, layer_1, bn_1, ..., layer_K, bn_K]
         (so x -> z runs layer_1^{-1} first). `training`: batch norm on batch
-        statistics."""
-        context = class_context(context, self.num_classes, type(self).__name__)
+        statistics. context: labels (`num_classes`) or vectors [N, F] (`context_shape`)."""
+        if self.context_shape is not None:
+            context = self.prepare_context(context)
+        else:
+            context = class_context(context, self.num_classes, type(self).__name__)
         bijectors = [tfb.Reshape(event_shape_out=self.event_shape, event_shape_in=[self.num_dims])]
         for k, network in enumerate(self.networks):
             bijectors.append(self.layer_bijector(network, context))
@@ -234,6 +241,10 @@ class MAF(AutoregressiveFlow):
     layer in the data -> noise direction (Sec. 4, Appendix B). Conditional
     MAF (Sec. 3.4) p(x | y): a one-hot label joins every
     MADE's input with degree 0; `fit` on (x, y) batches uses y as context.
+    With `context_shape=(F,)` the same MADE input takes any real context
+    vector c [F] instead: p(x | c) through `log_prob(x, context)`,
+    `sample(n, context=...)`, `fit((x, context))` (the base stays N(0, I), as
+    in the paper).
 
     Identity initialization: each MADE's output layer is zero-initialized, so
     every layer starts as the identity (shift 0, log-scale 0), and the
@@ -254,6 +265,8 @@ class MAF(AutoregressiveFlow):
         (a random order per layer after the first).
       batch_norm: batch-norm bijector after each layer.
       num_classes: class-conditional MAF p(x | y) when set.
+      context_shape: (F,): MAF conditioned on real context vectors c [F]
+        (not together with num_classes).
       activation: MADE hidden activation.
       hidden_degrees: "equal" or "random" MADE hidden degrees.
       log_scale_bound: b of alpha = b tanh(a / b); None: unbounded.

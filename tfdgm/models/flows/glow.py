@@ -1,6 +1,8 @@
 """Glow (Kingma & Dhariwal 2018): actnorm, invertible 1x1 convolution and affine
 coupling steps in a multi-scale architecture with learned split priors."""
 
+import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -11,7 +13,9 @@ from tfdgm.bijectors.split import FactorOut, SplitPriorLayer
 from tfdgm.bijectors.squeeze import Squeeze
 from tfdgm.models.base import as_seed
 from tfdgm.models.flows.base import FlowModel
+from tfdgm.models.flows.context import ContextConditional
 from tfdgm.models.flows.realnvp import check_image_levels, max_squeezes
+from tfdgm.nn.context import ContextCouplingNet
 from tfdgm.nn.coupling_nets import GlowCouplingNet, MLPCouplingNet
 
 tfd = tfp.distributions
@@ -20,7 +24,7 @@ tfb = tfp.bijectors
 __all__ = ["Glow"]
 
 
-class Glow(FlowModel):
+class Glow(ContextConditional, FlowModel):
     """Generative flow with invertible 1x1 convolutions.
 
     One step of flow, data -> latent (Table 1): actnorm (per-channel affine,
@@ -48,6 +52,18 @@ class Glow(FlowModel):
     label)`, `sample_given_label(n, seed, label)` and `class_log_prob(x)` to
     the mixture's `log_prob` / `sample` / `encode` / `decode`.
 
+    With `context_shape=(F,)`, Glow models p(x | c) for a real vector c [F]
+    per example, generalizing the class-conditional Glow (Sec. 5; the
+    authors' `ycond` code) from a one-hot y to any c: every coupling network
+    takes c (a learned projection to `context_channels` channels broadcast
+    over the pixels and concatenated to its input; concatenated to the input
+    of the vector MLP), and the prior is N(mu(c), sigma(c)) over the whole
+    latent z, (mu, log sigma) a zero-initialized linear map of c (the
+    paper's learned class prior, a linear map of y), log sigma soft-clamped.
+    The split priors keep conditioning on the kept half only: the
+    c-dependent prior already covers the factored-out entries of z.
+    `log_prob(x, context)`, `sample(n, context=...)`, `fit((x, context))`.
+
     Actnorm is initialized from the first training batch inside the first
     train step (or by `initialize(x)`); the flag is a weight, so it survives
     checkpoints and resumed runs.
@@ -63,6 +79,9 @@ class Glow(FlowModel):
       hidden_channels: coupling network width for images (512 in the paper).
       hidden_units: coupling MLP widths for vectors.
       num_classes: number of classes of a class-conditional prior (None: off).
+      context_shape: (F,) for a flow conditioned on context vectors (None:
+        off; not together with num_classes).
+      context_channels: channels of the context projection (images).
       log_scale_bound: clamp of the coupling and prior log-scales.
       data_transform: preprocessing spec (see `GenerativeModel`).
 
@@ -73,9 +92,11 @@ class Glow(FlowModel):
     """
 
     def __init__(self, event_shape=(2,), num_levels=None, num_steps=8, hidden_channels=128,
-                 hidden_units=(128, 128), num_classes=None, log_scale_bound=3.0, data_transform=None,
-                 name=None, **kwargs):
+                 hidden_units=(128, 128), num_classes=None, log_scale_bound=3.0, context_shape=None,
+                 context_channels=8, data_transform=None, name=None, **kwargs):
         super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
+        self._init_context(context_shape, num_classes)
+        self.context_channels = int(context_channels)
         if int(num_steps) < 1:
             raise ValueError(f"Glow: expected num_steps >= 1, got {num_steps}")
         if num_classes is not None and int(num_classes) < 2:
@@ -121,6 +142,8 @@ class Glow(FlowModel):
         else:
             mask = vector_mask(channels, 1, "half")
             net = MLPCouplingNet(2 * channels, self.hidden_units)
+        if self.context_shape is not None:
+            net = ContextCouplingNet(net, self.context_size, self.context_channels)
         return (ActNormLayer(channels, name=f"{name}_actnorm"),
                 InvertibleConv1x1Layer(channels, name=f"{name}_invconv"),
                 CouplingLayer(mask, net, log_scale_bound=self.log_scale_bound, name=f"{name}_coupling"))
@@ -137,7 +160,9 @@ class Glow(FlowModel):
     def hyperparameters(self):
         return {"num_levels": self.num_levels, "num_steps": self.num_steps,
                 "hidden_channels": self.hidden_channels, "hidden_units": list(self.hidden_units),
-                "num_classes": self.num_classes, "log_scale_bound": self.log_scale_bound}
+                "num_classes": self.num_classes, "log_scale_bound": self.log_scale_bound,
+                "context_shape": None if self.context_shape is None else list(self.context_shape),
+                "context_channels": self.context_channels}
 
     def build(self, input_shape=None):
         for shape, steps, prior in self._plan:
@@ -152,34 +177,41 @@ class Glow(FlowModel):
             self.class_loc = self.add_weight(name="class_loc", shape=table, initializer="zeros")
             self.class_log_scale = self.add_weight(name="class_log_scale", shape=table,
                                                    initializer="zeros")
+        if self.context_shape is not None:
+            size = int(np.prod(self.latent_shape))
+            self.context_prior = keras.layers.Dense(2 * size, kernel_initializer="zeros", name="context_prior")
+            self.context_prior.build((None, self.context_size))
         self.built = True
 
     # ------------------------------------------------------------- bijector
     @staticmethod
-    def _step_bijectors(step):
+    def _step_bijectors(step, context=None):
         # Data -> latent order: actnorm, 1x1 conv, coupling.
-        return [layer.bijector() for layer in step]
+        actnorm, conv, coupling = step
+        return [actnorm.bijector(), conv.bijector(), coupling.bijector(context)]
 
-    def _level_bijector(self, level):
+    def _level_bijector(self, level, context=None):
         shape, steps, prior = self._plan[level]
         parts = []
         if self.is_image:
             parts.append(tfb.Invert(Squeeze()))
         for step in steps:
-            parts += self._step_bijectors(step)
+            parts += self._step_bijectors(step, context)
         if prior is not None:
             parts.append(prior.bijector())
-            parts.append(FactorOut(self._level_bijector(level + 1), shape[-1] // 2))
+            parts.append(FactorOut(self._level_bijector(level + 1, context), shape[-1] // 2))
         if self.is_image:
             parts.append(Squeeze())
         return tfb.Chain(parts)
 
     def bijector(self, context=None):
-        """Latent -> data chain; listed in data -> latent order (its inverse runs front to back)."""
-        return self._level_bijector(0)
+        """Latent -> data chain; listed in data -> latent order (its inverse runs
+        front to back). With `context_shape`: for a context [N, F] (or [F])."""
+        context = self.prepare_context(context) if self.context_shape is not None else None
+        return self._level_bijector(0, context)
 
     # ------------------------------------------------------ data-dependent init
-    def initialize(self, x):
+    def initialize(self, x, context=None):
         """Data-dependent actnorm initialization on x: [batch, *event_shape] (Sec. 3.1).
 
         Each actnorm is set from its own input: x is pushed data -> latent,
@@ -188,13 +220,17 @@ class Glow(FlowModel):
         """
         self._ensure_built()
         h = self.validate_input(x)
+        if self.context_shape is not None:
+            context = self.prepare_context(context, tf.shape(h)[0])
+        else:
+            context = None
         for level, (shape, steps, prior) in enumerate(self._plan):
             if self.is_image:
                 h = Squeeze().forward(h)
             for actnorm, conv, coupling in steps:
                 h = actnorm.initialize(h)
                 h = conv.bijector().inverse(h)
-                h = coupling.bijector().inverse(h)
+                h = coupling.bijector(context).inverse(h)
             if prior is not None:
                 h = h[..., : shape[-1] // 2]
         return h
@@ -206,14 +242,22 @@ class Glow(FlowModel):
                    if isinstance(layer, ActNormLayer))
 
     def train_step(self, data):
-        x, _ = self.unpack(data)
-        self.initialize(x)
+        x, context = self.unpack(data)
+        self.initialize(x, context if self.context_shape is not None else None)
         return super().train_step(data)
 
     # ---------------------------------------------------------------- prior
     def base_distribution(self, context=None, temperature=1.0):
         """N(0, T² I), or with `num_classes` N(mu_y, (T sigma_y)²) (a uniform
-        mixture over y when `context` is None). context: int labels [batch]."""
+        mixture over y when `context` is None). context: int labels [batch];
+        with `context_shape`: N(mu(c), (T sigma(c))²), context [N, F]."""
+        if self.context_shape is not None:
+            context = self.prepare_context(context)
+            params = tf.reshape(self.context_prior(context), tf.concat([tf.shape(context)[:1], [-1, 2]], 0))
+            shape = tf.concat([tf.shape(context)[:1], self.latent_shape], 0)
+            loc = tf.reshape(params[..., 0], shape)
+            scale = tf.reshape(tf.exp(bound_log_scale(params[..., 1], self.log_scale_bound)), shape)
+            return tfd.Independent(tfd.Normal(loc, temperature * scale), len(self.latent_shape))
         if self.num_classes is None:
             return super().base_distribution(context, temperature)
         ndims = len(self.latent_shape)
@@ -240,6 +284,8 @@ class Glow(FlowModel):
         context: a class label (int) or n labels for a class-conditional Glow.
         """
         self._ensure_built()
+        if self.context_shape is not None:
+            return super().sample(n, seed=seed, context=context, temperature=temperature)
         if self.num_classes is None or context is None:
             return super().sample(n, seed=seed, context=None, temperature=temperature)
         labels = tf.broadcast_to(self._labels(context), [n])
@@ -247,7 +293,8 @@ class Glow(FlowModel):
 
     def log_prob(self, x, context=None):
         """log p(x) (or log p(x | y) with context = labels [batch]). -> [batch]."""
-        return super().log_prob(x, context if self.num_classes is not None else None)
+        conditional = self.num_classes is not None or self.context_shape is not None
+        return super().log_prob(x, context if conditional else None)
 
     def class_log_prob(self, x):
         """log p(x | y) for every class y: [batch, *event_shape] -> [batch, num_classes]."""
@@ -269,7 +316,7 @@ class Glow(FlowModel):
         `sample_given_label(n, seed, label)` -> x ~ p(x | y) (one scalar label),
         `class_log_prob(x)` -> [batch, num_classes]."""
         signatures = super().export_signatures()
-        if self.num_classes is None:
+        if self.num_classes is None:  # unconditional, or the context signatures
             return signatures
         x_spec = tf.TensorSpec([None, *self.event_shape], tf.float32, name="x")
         signatures["log_prob_given_label"] = (

@@ -8,6 +8,8 @@ from tfdgm.bijectors.coupling import (CouplingLayer, channel_mask, checkerboard_
 from tfdgm.bijectors.split import FactorOut
 from tfdgm.bijectors.squeeze import Squeeze
 from tfdgm.models.flows.base import FlowModel
+from tfdgm.models.flows.context import ContextConditional
+from tfdgm.nn.context import ContextCouplingNet
 from tfdgm.nn.coupling_nets import MLPCouplingNet, ResNetCouplingNet
 
 tfb = tfp.bijectors
@@ -45,7 +47,7 @@ def check_image_levels(model_name, event_shape, num_levels, squeezes_per_level_o
             f"{available - squeezes_per_level_offset}")
 
 
-class RealNVP(FlowModel):
+class RealNVP(ContextConditional, FlowModel):
     """Real-valued non-volume preserving flow.
 
     Every layer is the affine coupling y = b x + (1-b)(x exp(s(bx)) + t(bx))
@@ -65,9 +67,19 @@ class RealNVP(FlowModel):
       `tfdgm.bijectors.split`). num_levels - 1 squeezes must divide H and W
       (28x28 allows num_levels <= 3).
 
+    * Context (`context_shape=(F,)`): p(x | c) for a real vector c [F] per
+      example. Every coupling network also takes c (concatenated to a
+      vector input; for images a learned projection of c to
+      `context_channels` channels broadcast over the pixels, as Glow
+      conditions its couplings); the base stays N(0, I) (Winkler et al.
+      2019). `log_prob(x, context)`, `sample(n, context=...)`,
+      `fit((x, context))`.
+
     References:
       Dinh, Sohl-Dickstein & Bengio, "Density estimation using Real NVP",
       ICLR 2017, https://arxiv.org/abs/1605.08803.
+      Winkler et al., "Learning Likelihoods with Conditional Normalizing
+      Flows", 2019, https://arxiv.org/abs/1912.00042 (conditional couplings).
 
     Arguments:
       event_shape: `(D,)` or `(H, W, C)`.
@@ -76,6 +88,8 @@ class RealNVP(FlowModel):
       num_levels: scales for images (default: as many as divide, at most 3).
       hidden_channels, num_blocks: residual network width and depth (images).
       log_scale_bound: clamp of the log-scales.
+      context_shape: (F,) for a flow conditioned on context vectors (None: off).
+      context_channels: channels of the context projection (images).
       data_transform: preprocessing spec (see `GenerativeModel`).
 
     Example:
@@ -85,9 +99,11 @@ class RealNVP(FlowModel):
     """
 
     def __init__(self, event_shape=(2,), num_layers=8, hidden_units=(128, 128), num_levels=None,
-                 hidden_channels=64, num_blocks=2, log_scale_bound=3.0, data_transform=None, name=None,
-                 **kwargs):
+                 hidden_channels=64, num_blocks=2, log_scale_bound=3.0, context_shape=None, context_channels=8,
+                 data_transform=None, name=None, **kwargs):
         super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
+        self._init_context(context_shape)
+        self.context_channels = int(context_channels)
         self.num_layers = int(num_layers)
         self.hidden_units = [int(u) for u in hidden_units]
         self.hidden_channels = int(hidden_channels)
@@ -108,14 +124,19 @@ class RealNVP(FlowModel):
             self.num_levels = None
             d = self.num_dims
             self.couplings = [
-                CouplingLayer(vector_mask(d, k, "half"), MLPCouplingNet(2 * d, self.hidden_units),
+                CouplingLayer(vector_mask(d, k, "half"), self._with_context(MLPCouplingNet(2 * d, self.hidden_units)),
                               log_scale_bound=self.log_scale_bound, name=f"coupling_{k}")
                 for k in range(self.num_layers)
             ]
 
     # --------------------------------------------------------------- layers
+    def _with_context(self, network):
+        if self.context_shape is None:
+            return network
+        return ContextCouplingNet(network, self.context_size, self.context_channels)
+
     def _coupling(self, mask, name):
-        net = ResNetCouplingNet(2 * mask.shape[-1], self.hidden_channels, self.num_blocks)
+        net = self._with_context(ResNetCouplingNet(2 * mask.shape[-1], self.hidden_channels, self.num_blocks))
         return CouplingLayer(mask, net, log_scale_bound=self.log_scale_bound, name=name)
 
     def _build_image_layers(self):
@@ -148,7 +169,9 @@ class RealNVP(FlowModel):
     def hyperparameters(self):
         return {"num_layers": self.num_layers, "hidden_units": list(self.hidden_units),
                 "num_levels": self.num_levels, "hidden_channels": self.hidden_channels,
-                "num_blocks": self.num_blocks, "log_scale_bound": self.log_scale_bound}
+                "num_blocks": self.num_blocks, "log_scale_bound": self.log_scale_bound,
+                "context_shape": None if self.context_shape is None else list(self.context_shape),
+                "context_channels": self.context_channels}
 
     def build(self, input_shape=None):
         for layer in self.couplings:
@@ -156,21 +179,23 @@ class RealNVP(FlowModel):
         self.built = True
 
     # ------------------------------------------------------------- bijector
-    def _level_bijector(self, level):
+    def _level_bijector(self, level, context=None):
         """Shape-preserving latent -> data bijector of `level` and all after it."""
         (h, w, c), checker, channel = self._plan[level]
         # Listed in the data -> latent order of the paper; the Chain's inverse
         # applies them front to back.
-        parts = [layer.bijector() for layer in checker]
+        parts = [layer.bijector(context) for layer in checker]
         if channel:
             parts.append(tfb.Invert(Squeeze()))
-            parts += [layer.bijector() for layer in channel]
-            parts.append(FactorOut(self._level_bijector(level + 1), 2 * c))
+            parts += [layer.bijector(context) for layer in channel]
+            parts.append(FactorOut(self._level_bijector(level + 1, context), 2 * c))
             parts.append(Squeeze())
         return tfb.Chain(parts)
 
     def bijector(self, context=None):
+        """Latent -> data chain; with `context_shape`, for a context [N, F] (or [F])."""
+        context = self.prepare_context(context) if self.context_shape is not None else None
         if self.is_image:
-            return self._level_bijector(0)
+            return self._level_bijector(0, context)
         # Data side first; the Chain applies the last element first.
-        return tfb.Chain([layer.bijector() for layer in self.couplings])
+        return tfb.Chain([layer.bijector(context) for layer in self.couplings])
