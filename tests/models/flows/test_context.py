@@ -83,14 +83,27 @@ def test_log_det_matches_autodiff_jacobian_for_a_fixed_context(name):
                                rtol=1e-5, atol=1e-5)
 
 
+def marginal_log_prob(x, num_contexts=4096, seed=2):
+    """log p(x) = log E_c p(x | c) of the toy problem, by Monte Carlo over c:
+    the test NLL of the best density over x that ignores the context."""
+    c = np.random.default_rng(seed).uniform(-1.0, 1.0, size=(num_contexts, 2)).astype(np.float64)
+    scale = _scale_tril(c).astype(np.float64)
+    eps1 = (x[:, None, 0] - (c @ A.T)[None, :, 0]) / scale[None, :, 0, 0]
+    eps2 = (x[:, None, 1] - (c @ A.T)[None, :, 1] - scale[None, :, 1, 0] * eps1) / scale[None, :, 1, 1]
+    log_p = -0.5 * (eps1**2 + eps2**2) - np.log(scale[:, 0, 0] * scale[:, 1, 1])[None] - np.log(2 * np.pi)
+    return np.logaddexp.reduce(log_p, axis=1) - np.log(num_contexts)
+
+
 @pytest.mark.parametrize("name", sorted(VECTOR))
 def test_trained_on_a_conditional_gaussian_beats_the_flow_without_context(name):
     """x | c ~ N(A c, L(c) L(c)^T): with c the flow comes near the true
-    conditional density; without it, it can only learn the marginal of x."""
+    conditional density; without c no density over x can beat the marginal
+    p(x) = E_c p(x | c), and the same flow trained without c (MAF) does not
+    come near it either."""
     x, c, _ = conditional_gaussian(1024, seed=0)
     x_test, c_test, true_log_prob = conditional_gaussian(1024, seed=1)
     nll = {}
-    for conditional in (True, False):
+    for conditional in (True, False) if name == "maf" else (True,):
         keras.utils.set_random_seed(0)
         model = VECTOR[name](**({"context_shape": (2,)} if conditional else {}))
         # No XLA: compiling takes longer than these 80 steps.
@@ -99,10 +112,13 @@ def test_trained_on_a_conditional_gaussian_beats_the_flow_without_context(name):
         nll[conditional] = -float(np.mean(model.log_prob(x_test, c_test) if conditional else model.log_prob(x_test)))
         if conditional:
             trained = model
+    marginal_nll = -float(np.mean(marginal_log_prob(x_test)))
     true_nll = -float(np.mean(true_log_prob))
-    print(f"{name}: test NLL {nll[True]:.3f} with the context, {nll[False]:.3f} without, true {true_nll:.3f}")
-    assert nll[True] < nll[False] - 2.0, (nll, true_nll)
+    print(f"{name}: test NLL {nll} (True: with the context), true {true_nll:.3f}, marginal {marginal_nll:.3f}")
     assert nll[True] < true_nll + 0.3, (nll, true_nll)
+    assert nll[True] < marginal_nll - 2.0, (nll, marginal_nll)
+    if False in nll:
+        assert nll[False] > marginal_nll - 0.05 and nll[True] < nll[False] - 2.0, (nll, marginal_nll)
     # A density over x for each fixed context: it integrates to 1, and two
     # contexts put their mass in different places (at A c).
     points, area = grid_2d(-6.0, 6.0, 301)
@@ -117,6 +133,15 @@ def test_trained_on_a_conditional_gaussian_beats_the_flow_without_context(name):
     # Samples given a context follow that context's density.
     samples = trained.sample(4000, context=np.asarray([0.5, -0.5], np.float32), seed=0).numpy()
     np.testing.assert_allclose(samples.mean(0), means[0], atol=0.02)
+
+
+XLA = {  # one-level image flows: XLA compile time grows with the levels
+    "maf": SMALL["maf"],
+    "realnvp_image": lambda: RealNVP(event_shape=(4, 4, 2), num_levels=1, hidden_channels=4, num_blocks=1,
+                                     context_shape=(2,)),
+    "glow_image": lambda: Glow(event_shape=(4, 4, 2), num_levels=1, num_steps=1, hidden_channels=4,
+                               context_shape=(2,)),
+}
 
 
 LOAD_SCRIPT = r"""
@@ -145,11 +170,12 @@ print(json.dumps(out))
 
 
 def test_export_takes_the_context_and_reloads_in_bare_tensorflow(tmp_path):
-    names = ["maf", "realnvp", "glow", "glow_image"]
+    names = ["maf", "realnvp", "glow", "realnvp_image"]
+    make = {**SMALL, "realnvp_image": XLA["realnvp_image"]}  # one level: export traces every signature
     context = _context(3, seed=4)
     paths, x, made = {}, {}, {}
     for k, name in enumerate(names):
-        model = randomize(SMALL[name](), scale=0.2, seed=k)
+        model = randomize(make[name](), scale=0.05 if name in IMAGE else 0.2, seed=k)
         x[name] = np.random.default_rng(k).normal(size=(3, *model.event_shape)).astype(np.float32)
         paths[name] = export.save(model, str(tmp_path / name))
         made[name] = model
@@ -170,9 +196,9 @@ def test_export_takes_the_context_and_reloads_in_bare_tensorflow(tmp_path):
 
 
 @pytest.mark.xla
-@pytest.mark.parametrize("name", ["maf", "realnvp_image", "glow_image"])
+@pytest.mark.parametrize("name", ["maf", "glow_image"])
 def test_train_step_with_a_context_compiles_with_xla(name):
-    model = SMALL[name]()
+    model = XLA[name]()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(8, *model.event_shape)).astype(np.float32)
     model.compile(optimizer="adam")
