@@ -8,8 +8,10 @@ that imports only `tensorflow` runs it. No exported function carries
 `jit_compile`: TF Serving runs XLA JIT only behind an experimental flag.
 
 Signatures, one naming table for every family (`docs/serving.md`):
-`log_prob(x[, label]) -> {"log_prob"}`, `sample(n, seed[, label]) ->
-{"samples"}`, `encode(x[, label]) -> {"z"}`, `decode(z[, label]) -> {"x"}`,
+`log_prob(x[, label | context]) -> {"log_prob"}`, `sample(n, seed[, label |
+context]) -> {"samples"}`, `encode(x[, label | context]) -> {"z"}`,
+`decode(z[, label | context]) -> {"x"}` (`context`: a flow's real context
+vectors [batch, F], with `context_shape`),
 `features(x) -> {"features"}`, `generate(z[, label]) -> {"samples"}` (a GAN's
 generator), `translate(x) -> {"a2b", "b2a"}`. Sampling signatures take an
 explicit int32 seed, passed to TFP as the stateless pair `[seed, 0]`, so a
