@@ -33,7 +33,7 @@ _RUNTIME_NOISE = re.compile(
 def _without_runtime_noise(outputs):
     kept = []
     for output in outputs:
-        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+        if output.get("output_type") == "stream":
             lines = [line for line in output["text"].splitlines(True) if not _RUNTIME_NOISE.match(line)]
             if not lines:
                 continue
