@@ -71,7 +71,7 @@ class ConvRBM(EnergyModel):
     binarized Fashion-MNIST images (3 epochs, batch 64, 24 filters of 9 x 9)
     it brought the one-step reconstruction error to 96.2 with the mean hidden
     activation at the 0.02 target, where 0.05 left blob-like filters and the
-    pooling units on about half the time (benchmarks/conv_dbn.py, first run);
+    pooling units on about half the time (benchmarks/conv_dbn.py);
     learning_rate=0.5, momentum=0.9 reached 79.6 (filters with more edge and
     stroke structure, mean activation 0.025).
 
