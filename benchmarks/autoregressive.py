@@ -18,7 +18,7 @@
 
 Compilation (tracing, XLA) is excluded from every timing by a warm-up call.
 
-  flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/autoregressive.py \
+  .venv/bin/python benchmarks/autoregressive.py \
       --nade-steps 800 --pixelcnn-steps 1500 --gated-steps 500 --test-examples 2000
 """
 

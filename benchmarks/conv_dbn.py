@@ -24,7 +24,7 @@ the same at a small budget:
   the same without XLA, interleaved rounds in one run.
 
 Run (the figures in benchmarks/README.md):
-  cd /work/main && flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/conv_dbn.py
+  .venv/bin/python benchmarks/conv_dbn.py
 """
 
 import argparse

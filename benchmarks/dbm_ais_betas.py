@@ -15,7 +15,7 @@ decayed-PCD row). `--model dbn` does the same for the benchmark's DBN 500-500
 (`--dbn-epochs` per layer, constant step), whose bound needs the top RBM's
 log Z.
 
-  flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/dbm_ais_betas.py \
+  .venv/bin/python benchmarks/dbm_ais_betas.py \
       [--schedules 100x5000 50x20000] [--weights /tmp/dbm.weights.h5] [--decay-joint] [--joint-epochs 6]
       [--model dbn --dbn-epochs 4]
 """

@@ -11,7 +11,7 @@ truth on the same 784 visible units and the same data:
   * mean-field bound - log Z  <=  exact log p(v), and the size of the gap;
   * the same after greedy pretraining only and after joint training.
 
-  flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/dbm_bound_check.py
+  .venv/bin/python benchmarks/dbm_bound_check.py
 """
 
 import argparse

@@ -7,7 +7,7 @@ layer, SGD 0.05), then 4 epochs of joint training (S&H 2009, Alg. 1) with
 After every epoch the exact test and training log-likelihoods (nats, 500
 examples each) are printed; no AIS or bound is involved.
 
-  flock /tmp/tfdgm-test.lock .venv/bin/python benchmarks/dbm_joint_rate.py
+  .venv/bin/python benchmarks/dbm_joint_rate.py
 """
 
 import json

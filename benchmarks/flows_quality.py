@@ -13,7 +13,7 @@ images (a subset, stated in the results) or on `--toy-test` fresh toy points.
 The budgets are far below the papers' (hours of GPU training), so the
 figures measure what a short CPU run reaches, not the papers' numbers.
 
-  flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/flows_quality.py \\
+  .venv/bin/python benchmarks/flows_quality.py \\
       [--image-steps 300] [--toy-steps 1500] [--test-examples 2000] [--out benchmarks/results/flows_quality.json]
 """
 

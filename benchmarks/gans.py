@@ -18,7 +18,7 @@
 Results are written after every section (a failing section records its error).
 
 Run (as in benchmarks/results/gans.json and benchmarks/README.md):
-  flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/gans.py --image-steps 400 --toy-steps 4000 \
+  .venv/bin/python benchmarks/gans.py --image-steps 400 --toy-steps 4000 \
       --toy-seeds 0 1 2 --cloud-steps 1000 --cycle-steps 400 --cycle-seconds 90 --num-eval 1000
 """
 

@@ -17,7 +17,7 @@ contention from other processes cannot change) or wall time per model
 (`--budget-seconds S`). Throughput (training examples/s) is measured in the
 same run for every row.
 
-  flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/latent_bounds.py \
+  .venv/bin/python benchmarks/latent_bounds.py \
       [--epochs N | --budget-seconds 600] [--test-examples 10000] [--num-samples 5000]
 
 Writes a markdown table (default benchmarks/results/latent_bounds.md) and a

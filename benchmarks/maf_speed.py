@@ -16,7 +16,7 @@ every contender sees the same batches in the same order. The first round
 (tracing / XLA compilation) is not timed. Finally every contender's test NLL
 (nats in logit space, and bits/dim in pixel space) after the same steps.
 
-  flock /tmp/tfdgm-cpu.lock .venv/bin/python benchmarks/maf_speed.py \
+  .venv/bin/python benchmarks/maf_speed.py \
       [--num-layers 5] [--hidden 512] [--batch-size 128] [--rounds 4] [--steps 50] [--num-blocks 4]
 """
 
@@ -123,7 +123,8 @@ def main():
                         help="tfdgm MAF's block-sparse masked products (4: what its default 'auto' picks at 784 x 512; "
                              "1: dense; same function either way)")
     parser.add_argument("--no-peer-xla", action="store_true", help="skip the XLA-compiled peer")
-    parser.add_argument("--out", default=None, help="also write the results as JSON here")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "maf_speed.json"),
+                        help="where to write the results as JSON")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)

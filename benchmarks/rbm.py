@@ -24,7 +24,7 @@ then `--dbm-joint-epochs` of joint training (S&H 2009 Alg. 1). The table also
 has the base-rate model (independent pixels at the training marginals, the
 AIS start) as the floor every model must beat.
 
-  flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/rbm.py --epochs 10 --cd25-epochs 3 \
+  .venv/bin/python benchmarks/rbm.py --epochs 10 --cd25-epochs 3 \
       --dbn-epochs 5 --dbm-pretrain-epochs 3 --dbm-joint-epochs 5 --ais-runs 100 --ais-betas 10000
 """
 

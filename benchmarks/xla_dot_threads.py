@@ -7,7 +7,7 @@ one product alone, and the bare CD-1 update (five products, two Bernoulli
 draws, no Keras), each in its own process because the thread count is fixed
 when TensorFlow starts.
 
-  flock /tmp/tfdgm-bench.lock .venv/bin/python benchmarks/xla_dot_threads.py [--rounds 3]
+  .venv/bin/python benchmarks/xla_dot_threads.py [--rounds 3]
 
 Also times the product with 200 and 400 rows: XLA's CPU dot uses the second
 core only from some size on.
