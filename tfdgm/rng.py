@@ -2,9 +2,8 @@
 
 TensorFlow's default (`alg="auto_select"`) is Philox in plain TensorFlow on
 CPU/GPU, but inside XLA it becomes XLA's default bit generator, which on CPU
-is an order of magnitude slower: 128k uniforms took 3.0 ms under
-`jit_compile=True` against 0.28 ms with Philox on the 2-core development
-machine (`benchmarks/rng_speed.py`). Asking for Philox
+is an order of magnitude slower (benchmarks/README.md, random numbers under
+XLA; `benchmarks/rng_speed.py`). Asking for Philox
 explicitly makes XLA steps that sample (Gibbs sweeps, Gumbel-max pooling,
 gradient-penalty interpolates) as fast as the plain ones. (XLA and plain
 TensorFlow still draw different Philox streams from one seed: a seed repeats
