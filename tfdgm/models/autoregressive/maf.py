@@ -19,9 +19,8 @@ __all__ = ["MAF"]
 _PERMUTATIONS = ("reverse", "random")
 # num_blocks="auto" uses 4 blocks when a MADE layer has at least this many
 # weights (D x widest hidden layer): below it the block products' extra ops
-# cost more than the multiply-adds they save (an eager bijector check at 16
-# dims x 16 units took 53 s with blocks against 12 s dense), while at
-# 784 x 512 they make the XLA train step 1.6x faster (benchmarks/README.md).
+# cost more than the multiply-adds they save, while at 784 x 512 they make
+# the XLA train step faster (benchmarks/README.md, MAF).
 _AUTO_BLOCKS_MIN_WEIGHTS = 2**16
 
 
