@@ -109,8 +109,7 @@ class EnergyModel(GenerativeModel):
         stage) get, from `make_optimizer(epochs=, steps_per_epoch=)` (what
         the CLI calls), a step decayed to zero by a cosine over the epochs
         after any pretraining (Tieleman 2008). A constant step keeps the
-        chains from mixing (benchmarks/README.md, RBM family: PCD -307 ->
-        -246 nats, the DBM -301 -> -244).
+        chains from mixing (see benchmarks/README.md, RBM family).
       sampling_steps: Gibbs sweeps of `sample` when `num_steps` is not given.
       data_transform, name: see `GenerativeModel`.
     """
@@ -403,8 +402,7 @@ class EnergyModel(GenerativeModel):
         with tf.GradientTape() as tape:
             distribution = self.distribution()
             # Data and negatives in one stack: one product each way instead of
-            # two half-height ones (10% faster CD-1 epochs of RBM-500 at batch 100,
-            # measured before BernoulliRBM got its closed form).
+            # two half-height ones.
             energies = distribution.flat_free_energy(tf.concat([flat, negative], 0))
             positive_energy = energies[:batch]
             # CD-k: d/dtheta of this is -(<dE/dtheta>_data - <dE/dtheta>_negatives) (Hinton 2002, eq. 5).
