@@ -54,10 +54,9 @@ class DBM(LayerStack, EnergyModel):
       joint_learning_rate_factor: the joint stage's step is this fraction of
         the pretraining step (its gradients are scaled before momentum).
         At the pretraining rate the persistent chains cannot follow the
-        model: on a 784-12-200 DBM on Fashion-MNIST, whose exact likelihood
-        is computable, 4 joint epochs at factor 1 swing between -330 and
-        -403 nats from -349 after pretraining; at 0.1 they hold at -322 to
-        -330 (`benchmarks/dbm_joint_rate.py`).
+        model: on a DBM small enough for exact likelihoods, joint epochs at
+        factor 1 swing the test log-likelihood, while at 0.1 it holds (see
+        benchmarks/README.md, RBM family; `benchmarks/dbm_joint_rate.py`).
       mean_field_steps: mean-field sweeps per training batch.
       mean_field_max_steps: sweeps allowed when evaluating the bound.
       other arguments: see `EnergyModel` (`persistent` is implied in stage 2).
