@@ -84,8 +84,8 @@ def per_sample_noise(seed, start, num, shapes, kinds):
     seed = tf.cast(seed, tf.int32)
     indices = tf.cast(start, tf.int32) + tf.range(num, dtype=tf.int32)
     shapes = [tf.cast(shape, tf.int32) for shape in shapes]
-    # Eagerly, map_fn runs its body op by op from Python (k = 5,000 samples
-    # took 108 s); as one graph the same loop runs in C++ and draws the same
+    # Eagerly, map_fn runs its body op by op from Python (slow for thousands
+    # of samples); as one graph the same loop runs in C++ and draws the same
     # values (stateless Philox).
     draw = _noise_graph if tf.executing_eagerly() else _noise_loop
     return list(draw(seed, indices, shapes, tuple(kinds)))

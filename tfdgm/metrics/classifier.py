@@ -104,7 +104,7 @@ _LOADED = {}
 
 
 def load_classifier(dataset="fashion_mnist", epochs=3, seed=0):
-    """The cached classifier of `dataset` (trained once, ~1 min on 2 CPU cores for Fashion-MNIST)."""
+    """The cached classifier of `dataset` (trained on first use, then loaded from the cache)."""
     key = (dataset, epochs, seed)
     if key in _LOADED:
         return _LOADED[key]
