@@ -158,8 +158,8 @@ class ReplicatedSoftmaxRBM(EnergyModel):
         and the per-word perplexity exp(sum NLL / sum D).
 
         Lighter defaults than the binary RBM's (100 x 10,000): one AIS run
-        per distinct document length makes each temperature ~10x dearer
-        (a few minutes on fortunes); raise them with `--ais-runs/--ais-betas`."""
+        per distinct document length makes each temperature ~10x dearer;
+        raise them with `--ais-runs/--ais-betas`."""
         self._ensure_built()
         batches = [self.validate_input(self.unpack(batch)[0]) for batch in dataset]
         counts = tf.concat(batches, 0)
