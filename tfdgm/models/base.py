@@ -32,6 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdgm.distribute import reducible_logs
 __all__ = ["GenerativeModel", "DensityModel", "as_seed"]
 
 
@@ -269,6 +270,18 @@ class GenerativeModel(keras.Model):
         `steps_per_epoch` describe the training, for families whose step
         follows a schedule (energy models with persistent chains)."""
         return keras.optimizers.Adam(1e-3 if learning_rate is None else learning_rate)
+
+    def make_train_function(self, force=False):
+        # Keras 3.15 cannot reduce scalar logs over several workers
+        # (`tfdgm.distribute.reducible_logs`); the step is wrapped for it.
+        if self.train_function is None or force:
+            self.train_function = self._make_function(reducible_logs(self.train_step))
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is None or force:
+            self.test_function = self._make_function(reducible_logs(self.test_step))
+        return self.test_function
 
     def apply_gradients(self, tape, loss, variables=None, optimizer=None):
         """One optimizer step on `loss`, averaged correctly across replicas.
