@@ -1,10 +1,11 @@
 """The convolutional RBM with probabilistic max-pooling as a TFP distribution over images.
 
-K groups of hidden feature maps share one filter each (valid convolution up,
+K groups of hidden feature maps share one filter each (valid correlation up,
 full convolution down) and one bias each; within every C x C block of a group
-at most one hidden unit is on, and the block's pooling unit is on iff one of
-them is. Each block is therefore one (C^2 + 1)-way softmax given the visibles,
-which `prob_max_pool_probs` / `sample_prob_max_pool` compute and draw.
+at most one hidden unit is on (probabilistic max-pooling,
+`tfdgm.distributions.max_pooling`). `contrastive_divergence` gives the CD-k
+gradient in closed form (three convolutions and one filter correlation per
+CD-1 step).
 
 References:
   Lee, Grosse, Ranganath & Ng, "Convolutional deep belief networks for
@@ -15,7 +16,7 @@ References:
   networks", ICML 2008 (Sec. 4.1: the AIS path from a base-rate model).
 """
 
-import itertools
+import collections
 import math
 
 import numpy as np
@@ -25,146 +26,19 @@ from tfdgm import rng
 from tfdgm.distributions.rbm import EnergyDistribution
 from tfdgm.inference import exact
 from tfdgm.inference.ais import AnnealingPath
-from tfdgm.inference.gibbs import bernoulli, split_seed
+from tfdgm.inference.gibbs import bernoulli, run_chain, split_seed
+from tfdgm.distributions.max_pooling import (  # noqa: F401 (re-exported)
+    MAX_ENUMERATED_STATES,
+    _unblocks,
+    pooling_configurations,
+    prob_max_pool_log_partition,
+    prob_max_pool_probs,
+    sample_hidden_given_pooling,
+    sample_prob_max_pool,
+    sample_prob_max_pool_with_probs,
+)
 
-__all__ = [
-    "ConvRBMDistribution",
-    "prob_max_pool_probs",
-    "sample_prob_max_pool",
-    "prob_max_pool_log_partition",
-    "pooling_configurations",
-]
-
-#: Enumeration (of visibles or of constrained hidden configurations) stops here.
-MAX_ENUMERATED_STATES = 2**20
-
-
-# ------------------------------------------------------------------ pooling
-def _check_pool(inputs, pool_size):
-    if isinstance(pool_size, bool) or not isinstance(pool_size, (int, np.integer)) or pool_size < 1:
-        raise ValueError(f"expected pool_size as a positive int, got {pool_size!r}")
-    shape = inputs.shape
-    if shape.rank != 4:
-        raise ValueError(f"expected inputs of shape [n, height, width, groups], got {list(shape)}")
-    for axis, size in (("height", shape[1]), ("width", shape[2])):
-        if size is not None and size % pool_size:
-            raise ValueError(
-                f"expected the hidden {axis} ({size}) to be a multiple of pool_size ({pool_size})"
-            )
-
-
-def _blocks(inputs, pool_size):
-    """[n, H', W', K] -> [n, H'/C, W'/C, K, C*C] (the units of each block last)."""
-    c = pool_size
-    depth = tf.nn.space_to_depth(inputs, c)  # [n, H'/C, W'/C, C*C*K], order (row, col, group)
-    shape = tf.shape(depth)
-    groups = inputs.shape[-1]
-    blocks = tf.reshape(depth, [shape[0], shape[1], shape[2], c * c, groups])
-    return tf.transpose(blocks, [0, 1, 2, 4, 3])
-
-
-def _unblocks(blocks, pool_size):
-    """Inverse of `_blocks`: [n, H'/C, W'/C, K, C*C] -> [n, H', W', K]."""
-    c = pool_size
-    shape = tf.shape(blocks)
-    groups = blocks.shape[3]
-    depth = tf.reshape(tf.transpose(blocks, [0, 1, 2, 4, 3]), [shape[0], shape[1], shape[2], c * c * groups])
-    return tf.nn.depth_to_space(depth, c)
-
-
-def _block_logits(inputs, pool_size):
-    """Logits of the (C^2 + 1)-way softmax of each block: the C^2 bottom-up
-    inputs I(h_ij^k) and 0 for "all units off" (Lee et al. 2009, eqs. 6-7).
-    -> [n, H'/C, W'/C, K, C*C + 1]."""
-    blocks = _blocks(inputs, pool_size)
-    return tf.concat([blocks, tf.zeros_like(blocks[..., :1])], -1)
-
-
-def prob_max_pool_probs(inputs, pool_size):
-    """Posterior of probabilistic max-pooling (Lee et al. 2009, Sec. 3.3, eqs. 6-7).
-
-    For a block B_alpha of group k with inputs I_i = b_k + (W~^k * v)_i,
-      P(h_i = 1 | v) = exp(I_i) / (1 + sum_{i' in B_alpha} exp(I_i')),
-      P(p_alpha = 0 | v) = 1 / (1 + sum_{i' in B_alpha} exp(I_i')),
-    computed as one numerically stable softmax over the C^2 units and the
-    "all off" state (logit 0).
-
-    Arguments:
-      inputs: I, [n, H', W', K] with H', W' multiples of `pool_size`.
-      pool_size: C.
-    Returns:
-      (hidden_probs [n, H', W', K], pooling_probs [n, H'/C, W'/C, K]).
-    """
-    inputs = tf.convert_to_tensor(inputs, tf.float32)
-    _check_pool(inputs, pool_size)
-    probs = tf.nn.softmax(_block_logits(inputs, pool_size), axis=-1)
-    return _unblocks(probs[..., :-1], pool_size), 1.0 - probs[..., -1]
-
-
-def prob_max_pool_log_partition(inputs, pool_size):
-    """log(1 + sum_{i in B_alpha} exp(I_i)) per block: the negative free energy
-    a block contributes (its hidden states summed out). -> [n, H'/C, W'/C, K]."""
-    inputs = tf.convert_to_tensor(inputs, tf.float32)
-    _check_pool(inputs, pool_size)
-    return tf.reduce_logsumexp(_block_logits(inputs, pool_size), axis=-1)
-
-
-def _sample_blocks(logits, seed):
-    """One draw of each block's categorical by Gumbel-max. -> one-hot, same shape."""
-    uniform = rng.uniform(tf.shape(logits), seed, minval=1e-20, maxval=1.0)
-    gumbel = -tf.math.log(-tf.math.log(uniform))
-    return tf.one_hot(tf.argmax(logits + gumbel, axis=-1), logits.shape[-1], dtype=tf.float32)
-
-
-def sample_prob_max_pool(inputs, pool_size, seed):
-    """Draws each C x C block as one (C^2 + 1)-way categorical (Lee et al. 2009, eqs. 6-7).
-
-    At most one hidden unit of a block is on, and the pooling unit is on iff
-    one is: p_alpha = sum_{i in B_alpha} h_i.
-
-    Arguments:
-      inputs: I, [n, H', W', K] with H', W' multiples of `pool_size`.
-      pool_size: C.
-      seed: stateless `[2]` int seed.
-    Returns:
-      (hidden [n, H', W', K], pooling [n, H'/C, W'/C, K]), binary float32.
-    """
-    inputs = tf.convert_to_tensor(inputs, tf.float32)
-    _check_pool(inputs, pool_size)
-    one_hot = _sample_blocks(_block_logits(inputs, pool_size), seed)
-    return _unblocks(one_hot[..., :-1], pool_size), 1.0 - one_hot[..., -1]
-
-
-def sample_hidden_given_pooling(inputs, pooling, pool_size, seed):
-    """Hidden units given their pooling units: a block whose pooling unit is
-    off has every unit off; one that is on has exactly one unit on, drawn with
-    probabilities softmax(I) over its C^2 units (the max-pooling posterior
-    conditioned on p_alpha). `inputs` 0 gives a uniform choice.
-    -> hidden [n, H', W', K]."""
-    inputs = tf.convert_to_tensor(inputs, tf.float32)
-    _check_pool(inputs, pool_size)
-    logits = _block_logits(inputs, pool_size)
-    on = tf.cast(pooling, tf.float32)[..., None] > 0.5
-    units = tf.range(logits.shape[-1]) < logits.shape[-1] - 1  # [C*C + 1]: True for the units
-    allowed = tf.equal(on, units)  # on -> the units only; off -> the "all off" state only
-    one_hot = _sample_blocks(tf.where(allowed, logits, tf.fill(tf.shape(logits), -1e30)), seed)
-    return _unblocks(one_hot[..., :-1], pool_size)
-
-
-def pooling_configurations(num_blocks, pool_size):
-    """Every hidden configuration allowed by the pooling constraint, blockwise:
-    [(C^2 + 1)^num_blocks, num_blocks, C*C] one-hot over each block's units
-    (all zeros: the block is off). Built in NumPy (small models only)."""
-    units = pool_size * pool_size
-    count = (units + 1) ** num_blocks
-    if count > MAX_ENUMERATED_STATES:
-        raise ValueError(
-            f"enumeration needs {count} constrained hidden configurations; expected at most "
-            f"{MAX_ENUMERATED_STATES} (use AIS: method='ais')"
-        )
-    states = np.concatenate([np.eye(units, dtype=np.float32), np.zeros((1, units), np.float32)])
-    codes = np.array(list(itertools.product(range(units + 1), repeat=num_blocks)), np.int64)
-    return states[codes]
+__all__ = ["ConvRBMDistribution", "ContrastiveStatistics", "hidden_shape", "filter_correlation", "full_convolution"]
 
 
 # ------------------------------------------------------------ distribution
@@ -248,10 +122,8 @@ class ConvRBMDistribution(EnergyDistribution):
         return self.hidden_bias + tf.nn.conv2d(self._images(v), self.filters, 1, "VALID")
 
     def top_down(self, h):
-        """sum_k W^k * h^k (full convolution). h: [n, H', W', K] -> [n, H, W, C]."""
-        h = tf.convert_to_tensor(h, tf.float32)
-        output_shape = tf.stack([tf.shape(h)[0], *self.image_shape])
-        return tf.nn.conv2d_transpose(h, self.filters, output_shape, 1, "VALID")
+        """sum_k W^k * h^k (full convolution, `full_convolution`). h: [n, H', W', K] -> [n, H, W, C]."""
+        return full_convolution(h, self.filters, self.image_shape)
 
     def hidden_probs(self, v):
         """P(h^k_ij = 1 | v) under the pooling constraint (eq. 6). -> [n, H', W', K]."""
@@ -268,7 +140,10 @@ class ConvRBMDistribution(EnergyDistribution):
         return tf.sigmoid(activation) if self.visible == "binary" else activation
 
     def sample_visible(self, h, seed):
-        mean = self.visible_mean(h)
+        """v ~ p(v | h) (eq. 3 or 4). -> [n, H, W, C]."""
+        return self._draw_visible(self.visible_mean(h), seed)
+
+    def _draw_visible(self, mean, seed):
         if self.visible == "binary":
             return bernoulli(mean, seed)
         return mean + rng.normal(tf.shape(mean), seed)
@@ -302,6 +177,45 @@ class ConvRBMDistribution(EnergyDistribution):
             return bernoulli(tf.sigmoid(tf.broadcast_to(self.initial_logits, [n, self._num_visible])), seed)
         mean = tf.reshape(tf.broadcast_to(self.visible_bias, [1, *self.image_shape]), [1, -1])
         return mean + rng.normal([n, self._num_visible], seed)
+
+    # ------------------------------------------------------------ learning
+    def contrastive_divergence(self, v, seed, cd_steps=1):
+        """CD-k statistics in closed form (Lee et al. 2009, Sec. 3.2; Hinton 2002, eq. 5).
+
+        The gradient of log p(v) is <-dE/dtheta>_{h|v} - <-dE/dtheta>_{v,h}; CD-k
+        replaces the model average by the chain v -> h -> v~ (k block Gibbs
+        sweeps from the data) and its hidden posterior. With -dE/dW^k =
+        sum_ij h^k_ij v_(patch ij), -dE/db_k = sum_ij h^k_ij and -dE/da_c =
+        sum_ij v_ijc (binary) or sum_ij (v_ijc - a_c) (Gaussian), summed over the
+        batch:
+          positive = (corr(v, P(h|v)), sum P(h|v), sum v),
+          negative = the same at v~.
+        The data's posterior and the first hidden draw share one softmax.
+
+        Arguments:
+          v: [n, H, W, C] (or flat); seed: stateless `[2]`; cd_steps: k >= 1.
+        Returns:
+          `ContrastiveStatistics` (sums over the batch, not means).
+        """
+        images = self._images(v)
+        first_seed, chain_seed, last_seed = tf.unstack(split_seed(seed, 3))
+        probs, h = sample_prob_max_pool_with_probs(self.hidden_input(images), self.pool_size, first_seed)
+
+        def sweep(h, step_seed):
+            visible_seed, hidden_seed = tf.unstack(split_seed(step_seed, 2))
+            negative = self.sample_visible(h, visible_seed)
+            return sample_prob_max_pool(self.hidden_input(negative), self.pool_size, hidden_seed)[0]
+
+        h = run_chain(sweep, h, cd_steps - 1, chain_seed)
+        negative_mean = self.visible_mean(h)
+        negative = self._draw_visible(negative_mean, last_seed)
+        negative_probs = prob_max_pool_probs(self.hidden_input(negative), self.pool_size)[0]
+        # one correlation for both phases: the negative posterior enters with a minus sign
+        filters = filter_correlation(tf.concat([images, negative], 0), tf.concat([probs, -negative_probs], 0),
+                                     self.filters.shape[:2])
+        hidden = tf.reduce_sum(probs, [0, 1, 2]) - tf.reduce_sum(negative_probs, [0, 1, 2])
+        visible = tf.reduce_sum(images - negative, [0, 1, 2])
+        return ContrastiveStatistics(filters, hidden, visible, probs, negative, negative_mean)
 
     # ------------------------------------------------------------ log Z
     def _num_blocks(self):
@@ -415,3 +329,47 @@ def hidden_shape(image_shape, filter_shape, pool_size, num_groups=None):
             f"pool_size {pool_size}; choose filter_size so that it divides (e.g. image 28, filter 9, pool 2)"
         )
     return (out_h, out_w, num_groups)
+
+
+class ContrastiveStatistics(collections.namedtuple(
+        "ContrastiveStatistics",
+        ["filters", "hidden_bias", "visible_bias", "hidden_probs", "negative", "negative_mean"])):
+    """`filters`, `hidden_bias`, `visible_bias`: positive minus negative
+    statistics summed over the batch, the CD-k estimate of the gradient of
+    sum_n log p(v_n); `hidden_probs`: P(h | v) of the data [n, H', W', K];
+    `negative`: the chain's visibles v~ [n, H, W, C]; `negative_mean`:
+    E[v | h] at the chain's last hidden draw [n, H, W, C]
+    (for CD-1, the data's one-step reconstruction)."""
+
+
+def filter_correlation(images, hidden, filter_shape):
+    """sum_n sum_ij hidden[n, i, j, k] images[n, i:i+fh, j:j+fw, c] -> [fh, fw, C, K]:
+    -dE/dW of eq. 1 at (v, h), the adjoint of `tf.nn.conv2d(v, W)` in W."""
+    filter_h, filter_w = int(filter_shape[0]), int(filter_shape[1])
+    sizes = tf.constant([filter_h, filter_w, images.shape[-1], hidden.shape[-1]], tf.int32)
+    return tf.raw_ops.Conv2DBackpropFilter(input=images, filter_sizes=sizes, out_backprop=hidden,
+                                           strides=[1, 1, 1, 1], padding="VALID")
+
+
+def full_convolution(h, filters, image_shape):
+    """sum_k W^k * h^k: the full convolution of each group's map with its filter,
+    summed over groups (the adjoint of the valid correlation `tf.nn.conv2d`).
+
+    Single-channel images use a depthwise convolution of the zero-padded maps
+    with the flipped filters and a sum over groups, which the CPU runs several
+    times faster than `conv2d_transpose` with one output channel; images with
+    more channels use `conv2d_transpose`.
+
+    Arguments:
+      h: [n, H', W', K]; filters: [fh, fw, C, K]; image_shape: (H, W, C).
+    Returns:
+      [n, H, W, C].
+    """
+    h = tf.convert_to_tensor(h, tf.float32)
+    filter_h, filter_w, channels, groups = filters.shape
+    if channels == 1:
+        padded = tf.pad(h, [[0, 0], [filter_h - 1, filter_h - 1], [filter_w - 1, filter_w - 1], [0, 0]])
+        flipped = tf.reverse(filters, [0, 1])[:, :, 0, :, None]  # [fh, fw, K, 1]
+        return tf.reduce_sum(tf.nn.depthwise_conv2d(padded, flipped, [1, 1, 1, 1], "VALID"), -1, keepdims=True)
+    output_shape = tf.stack([tf.shape(h)[0], *image_shape])
+    return tf.nn.conv2d_transpose(h, filters, output_shape, 1, "VALID")

@@ -13,7 +13,7 @@ from tfdgm.distributions.conv_rbm import (
 from tfdgm.inference.gibbs import run_chain, split_seed
 from tfdgm.models.base import as_seed
 from tfdgm.models.energy.base import EnergyModel
-from tfdgm.models.energy.conv_rbm import ConvRBM, _as_size, default_learning_rate, sparsity_penalty
+from tfdgm.models.energy.conv_rbm import ConvRBM, _as_size, contrastive_gradients, default_learning_rate
 from tfdgm.models.energy.dbn import LayerStack
 
 __all__ = ["ConvDBN"]
@@ -116,6 +116,11 @@ class ConvDBN(LayerStack, EnergyModel):
             current = (hidden[0] // pool, hidden[1] // pool, widths[layer])
         self.pooled_shapes = self.input_shapes[1:] + [current]
         self._down_sample_function = None
+
+    @classmethod
+    def data_kind_for(cls, params=None):
+        """Binary data for binary visibles, real values for Gaussian ones."""
+        return "continuous" if (params or {}).get("visible", "binary") == "gaussian" else "binary"
 
     def hyperparameters(self):
         config = super().hyperparameters()
@@ -291,7 +296,7 @@ class ConvDBN(LayerStack, EnergyModel):
             x = self._down(layer, x, seeds[layer])
         return x
 
-    def sample(self, n, num_steps=None, seed=None):
+    def sample(self, n, *, seed=None, num_steps=None):
         """`num_steps` Gibbs sweeps in the top ConvRBM (default `sampling_steps`),
         then the sampled down pass. -> [n, H, W, C]; a fixed int `seed` repeats."""
         self._ensure_built()
@@ -316,19 +321,14 @@ class ConvDBN(LayerStack, EnergyModel):
             count = self.top_input_count + batch
             self.top_input_mean.assign_add((tf.reduce_sum(flat, 0) - batch * self.top_input_mean) / count)
             self.top_input_count.assign(count)
-        negative = tf.stop_gradient(run_chain(self.layer_distribution(layer).gibbs_step, flat, self.cd_steps, seed))
-        variables = self._layer_variables(layer)
-        height, width, _ = self.hidden_shapes[layer]
-        with tf.GradientTape() as tape:
-            distribution = self.layer_distribution(layer)
-            positive = distribution.flat_free_energy(flat)
-            loss = (tf.reduce_mean(positive) - tf.reduce_mean(distribution.flat_free_energy(negative))) / float(
-                height * width)
-            loss += 0.5 * self.weight_decay * tf.reduce_sum(tf.square(variables[0]))
-            if self.layer_activity[layer] is not None:
-                loss += sparsity_penalty(distribution.hidden_probs(flat), variables[1], self.layer_activity[layer],
-                                         self.sparsity_targets[layer], self.sparsity_cost)
-        return self._full_gradients(layer, tape.gradient(loss, variables)), tf.reduce_mean(positive)
+        distribution = self.layer_distribution(layer)
+        activity = self.layer_activity[layer]
+        gradients, q, _ = contrastive_gradients(distribution, flat, seed, self.cd_steps, self.weight_decay,
+                                                None if activity is None else self.sparsity_targets[layer],
+                                                self.sparsity_cost)
+        if q is not None:
+            activity.assign(q)
+        return self._full_gradients(layer, gradients), tf.reduce_mean(distribution.flat_free_energy(flat))
 
     def train_step(self, data):
         x, _ = self.unpack(data)

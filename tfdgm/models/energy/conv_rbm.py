@@ -7,7 +7,7 @@ import tensorflow as tf
 from tfdgm.distributions.conv_rbm import MAX_ENUMERATED_STATES, ConvRBMDistribution, hidden_shape
 from tfdgm.models.energy.base import EnergyModel
 
-__all__ = ["ConvRBM", "sparsity_penalty", "default_learning_rate"]
+__all__ = ["ConvRBM", "contrastive_gradients", "sparsity_gradient", "default_learning_rate"]
 
 # Gaussian visibles have unit variance (Lee et al. 2009, eq. 2), which fits
 # standardized data: "scale:-0.8:2" maps [0, 1] pixels to about (x - 0.29) / 0.35,
@@ -15,24 +15,48 @@ __all__ = ["ConvRBM", "sparsity_penalty", "default_learning_rate"]
 GAUSSIAN_PREPROCESS = "dequantize,scale:-0.8:2"
 
 
-def sparsity_penalty(hidden_probs, hidden_bias, activity, target, cost, decay=0.9):
-    """The sparsity regularizer of Lee et al. 2009 (Sec. 3.5) as a surrogate term.
+def sparsity_gradient(hidden_probs, target, cost):
+    """The sparsity regularizer's step on the hidden group biases (Lee et al. 2009, Sec. 3.5).
 
-    The paper's penalty lambda sum_k (p - mean E[h^k_ij | v])^2 is applied,
-    as in the paper, through the hidden group biases only: its gradient step
-    moves b_k by -learning_rate * cost * (q_k - p), where q_k is a running
-    average (`decay`) of the group's mean activation P(h^k_ij = 1 | v) over
-    the batch and all positions. Updates `activity` ([K]) in place.
+    The regularizer is cost/2 sum_k (q_k - p)^2, q_k the mean of
+    P(h^k_ij = 1 | v) over the batch and every position of group k. As in the
+    paper (and Lee, Ekanadham & Ng 2008, Sec. 3.1) it moves the hidden
+    biases only, along cost (q_k - p): its gradient in b_k divided by
+    dq_k/db_k > 0 (q_k depends on b_k alone among the biases), so that each
+    step moves the group's mean activation towards p at a rate that does not
+    vanish when the units are nearly always off.
 
     Arguments:
-      hidden_probs: [n, H', W', K] max-pooling posteriors; hidden_bias: b [K];
-      activity: q, a [K] variable; target: p; cost: lambda.
+      hidden_probs: [n, H', W', K] max-pooling posteriors; target: p; cost: lambda.
     Returns:
-      the scalar surrogate cost * sum_k stop_gradient(q_k - p) b_k.
+      (the gradient for b [K], q [K]).
     """
-    q = decay * activity + (1.0 - decay) * tf.reduce_mean(tf.stop_gradient(hidden_probs), [0, 1, 2])
-    activity.assign(q)
-    return cost * tf.reduce_sum(tf.stop_gradient(q - target) * hidden_bias)
+    q = tf.reduce_mean(hidden_probs, [0, 1, 2])
+    return cost * (q - target), q
+
+
+def contrastive_gradients(distribution, v, seed, cd_steps, weight_decay, sparsity_target, sparsity_cost):
+    """Loss gradients (descent directions) of one ConvRBM layer for a CD-k step.
+
+    Minus the CD statistics (`ConvRBMDistribution.contrastive_divergence`)
+    divided by the batch size and by the H' x W' positions that share each
+    filter, plus `weight_decay` W on the filters and, with a `sparsity_target`,
+    `sparsity_gradient` on the hidden biases.
+
+    Returns:
+      ([filters, hidden_bias, visible_bias] gradients, q [K] or None, the statistics).
+    """
+    stats = distribution.contrastive_divergence(v, seed, cd_steps)
+    height, width = stats.hidden_probs.shape[1], stats.hidden_probs.shape[2]
+    scale = 1.0 / (float(height * width) * tf.cast(tf.shape(stats.hidden_probs)[0], tf.float32))
+    filters = -scale * stats.filters
+    if weight_decay:
+        filters += weight_decay * distribution.filters
+    hidden, q = -scale * stats.hidden_bias, None
+    if sparsity_target is not None:
+        step, q = sparsity_gradient(stats.hidden_probs, sparsity_target, sparsity_cost)
+        hidden += step
+    return [filters, hidden, -scale * stats.visible_bias], q, stats
 
 
 def default_learning_rate(visible):
@@ -126,6 +150,11 @@ class ConvRBM(EnergyModel):
         self.hidden_shape = hidden_shape(shape, self.filter_size, self.pool_size, self.num_filters)
         self.data_kind = "binary" if visible == "binary" else "continuous"
 
+    @classmethod
+    def data_kind_for(cls, params=None):
+        """Binary data for binary visibles, real values for Gaussian ones."""
+        return "continuous" if (params or {}).get("visible", "binary") == "gaussian" else "binary"
+
     def hyperparameters(self):
         config = super().hyperparameters()
         del config["num_hidden"]
@@ -215,9 +244,32 @@ class ConvRBM(EnergyModel):
         return [self.conv_filters]
 
     def penalties(self, flat):
-        """Weight decay on the filters and the paper's sparsity term on the group biases."""
+        """Weight decay on the filters and the sparsity term on the group biases
+        (as a surrogate loss whose gradient is `sparsity_gradient`; PCD path)."""
         total = 0.5 * self.weight_decay * tf.reduce_sum(tf.square(self.conv_filters)) if self.weight_decay else 0.0
         if self.hidden_activity is not None:
-            total += sparsity_penalty(self.distribution().hidden_probs(flat), self.hidden_bias,
-                                      self.hidden_activity, self.sparsity_target, self.sparsity_cost)
+            step, q = sparsity_gradient(self.distribution().hidden_probs(flat), self.sparsity_target,
+                                        self.sparsity_cost)
+            self.hidden_activity.assign(q)
+            total += tf.reduce_sum(tf.stop_gradient(step) * self.hidden_bias)
         return total
+
+    def contrastive_gradients(self, flat, seed):
+        """The CD-k gradient in closed form (`ConvRBMDistribution.contrastive_divergence`).
+
+        Per variable as the module's `contrastive_gradients` states them; PCD
+        uses the autodiff path of `EnergyModel`. -> (gradients aligned with `trainable_variables`, F of the
+        data [n], the one-step reconstruction [n, V]).
+        """
+        if self.persistent:
+            return super().contrastive_gradients(flat, seed)
+        distribution = self.distribution()
+        target = self.sparsity_target if self.hidden_activity is not None else None
+        layer, q, stats = contrastive_gradients(distribution, flat, seed, self.cd_steps, self.weight_decay, target,
+                                                self.sparsity_cost)
+        if q is not None:
+            self.hidden_activity.assign(q)
+        gradients = dict(zip([id(self.conv_filters), id(self.hidden_bias), id(self.visible_bias)], layer))
+        reconstruction = tf.reshape(stats.negative_mean, [-1, self.num_dims])
+        return ([gradients[id(v)] for v in self.trainable_variables], distribution.flat_free_energy(flat),
+                reconstruction)

@@ -1,0 +1,184 @@
+"""Probabilistic max-pooling: the (C^2 + 1)-way softmax of each C x C block.
+
+Within every C x C block of a hidden group at most one detection unit is on,
+and the block's pooling unit is on iff one of them is; given the bottom-up
+inputs I of its units, each block is one categorical over "unit i on"
+(logit I_i) and "all off" (logit 0). These ops compute its probabilities,
+its log-normalizer (a block's share of the free energy), draws from it, and
+the enumeration of every allowed configuration (for exact tests).
+
+References:
+  Lee, Grosse, Ranganath & Ng, "Convolutional deep belief networks for
+  scalable unsupervised learning of hierarchical representations", ICML 2009
+  (Sec. 3.3: probabilistic max-pooling, eqs. 5-7).
+"""
+
+import itertools
+
+import numpy as np
+import tensorflow as tf
+
+from tfdgm import rng
+
+__all__ = [
+    "MAX_ENUMERATED_STATES",
+    "block_logits",
+    "prob_max_pool_probs",
+    "prob_max_pool_log_partition",
+    "sample_prob_max_pool",
+    "sample_prob_max_pool_with_probs",
+    "sample_hidden_given_pooling",
+    "pooling_configurations",
+]
+
+#: Enumeration (of visibles or of constrained hidden configurations) stops here.
+MAX_ENUMERATED_STATES = 2**20
+
+
+def _check_pool(inputs, pool_size):
+    if isinstance(pool_size, bool) or not isinstance(pool_size, (int, np.integer)) or pool_size < 1:
+        raise ValueError(f"expected pool_size as a positive int, got {pool_size!r}")
+    shape = inputs.shape
+    if shape.rank != 4:
+        raise ValueError(f"expected inputs of shape [n, height, width, groups], got {list(shape)}")
+    for axis, size in (("height", shape[1]), ("width", shape[2])):
+        if size is not None and size % pool_size:
+            raise ValueError(
+                f"expected the hidden {axis} ({size}) to be a multiple of pool_size ({pool_size})"
+            )
+
+
+def _blocks(inputs, pool_size):
+    """[n, H', W', K] -> [n, H'/C, W'/C, K, C*C] (the units of each block last)."""
+    c = pool_size
+    depth = tf.nn.space_to_depth(inputs, c)  # [n, H'/C, W'/C, C*C*K], order (row, col, group)
+    shape = tf.shape(depth)
+    groups = inputs.shape[-1]
+    blocks = tf.reshape(depth, [shape[0], shape[1], shape[2], c * c, groups])
+    return tf.transpose(blocks, [0, 1, 2, 4, 3])
+
+
+def _unblocks(blocks, pool_size):
+    """Inverse of `_blocks`: [n, H'/C, W'/C, K, C*C] -> [n, H', W', K]."""
+    c = pool_size
+    shape = tf.shape(blocks)
+    groups = blocks.shape[3]
+    depth = tf.reshape(tf.transpose(blocks, [0, 1, 2, 4, 3]), [shape[0], shape[1], shape[2], c * c * groups])
+    return tf.nn.depth_to_space(depth, c)
+
+
+def block_logits(inputs, pool_size):
+    """Logits of the (C^2 + 1)-way softmax of each block: the C^2 bottom-up
+    inputs I(h_ij^k) and 0 for "all units off" (Lee et al. 2009, eqs. 6-7).
+    -> [n, H'/C, W'/C, K, C*C + 1]."""
+    blocks = _blocks(inputs, pool_size)
+    return tf.concat([blocks, tf.zeros_like(blocks[..., :1])], -1)
+
+
+def prob_max_pool_probs(inputs, pool_size):
+    """Posterior of probabilistic max-pooling (Lee et al. 2009, Sec. 3.3, eqs. 6-7).
+
+    For a block B_alpha of group k with inputs I_i = b_k + (W~^k * v)_i,
+      P(h_i = 1 | v) = exp(I_i) / (1 + sum_{i' in B_alpha} exp(I_i')),
+      P(p_alpha = 0 | v) = 1 / (1 + sum_{i' in B_alpha} exp(I_i')),
+    computed as one numerically stable softmax over the C^2 units and the
+    "all off" state (logit 0).
+
+    Arguments:
+      inputs: I, [n, H', W', K] with H', W' multiples of `pool_size`.
+      pool_size: C.
+    Returns:
+      (hidden_probs [n, H', W', K], pooling_probs [n, H'/C, W'/C, K]).
+    """
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
+    _check_pool(inputs, pool_size)
+    probs = tf.nn.softmax(block_logits(inputs, pool_size), axis=-1)
+    return _unblocks(probs[..., :-1], pool_size), 1.0 - probs[..., -1]
+
+
+def prob_max_pool_log_partition(inputs, pool_size):
+    """log(1 + sum_{i in B_alpha} exp(I_i)) per block: the negative free energy
+    a block contributes (its hidden states summed out). -> [n, H'/C, W'/C, K]."""
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
+    _check_pool(inputs, pool_size)
+    return tf.reduce_logsumexp(block_logits(inputs, pool_size), axis=-1)
+
+
+def _sample_blocks(logits, seed):
+    """One draw of each block's categorical by Gumbel-max. -> one-hot, same shape."""
+    uniform = rng.uniform(tf.shape(logits), seed, minval=1e-20, maxval=1.0)
+    gumbel = -tf.math.log(-tf.math.log(uniform))
+    return tf.one_hot(tf.argmax(logits + gumbel, axis=-1), logits.shape[-1], dtype=tf.float32)
+
+
+def sample_prob_max_pool(inputs, pool_size, seed):
+    """Draws each C x C block as one (C^2 + 1)-way categorical (Lee et al. 2009, eqs. 6-7).
+
+    At most one hidden unit of a block is on, and the pooling unit is on iff
+    one is: p_alpha = sum_{i in B_alpha} h_i.
+
+    Arguments:
+      inputs: I, [n, H', W', K] with H', W' multiples of `pool_size`.
+      pool_size: C.
+      seed: stateless `[2]` int seed.
+    Returns:
+      (hidden [n, H', W', K], pooling [n, H'/C, W'/C, K]), binary float32.
+    """
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
+    _check_pool(inputs, pool_size)
+    one_hot = _sample_blocks(block_logits(inputs, pool_size), seed)
+    return _unblocks(one_hot[..., :-1], pool_size), 1.0 - one_hot[..., -1]
+
+
+def sample_prob_max_pool_with_probs(inputs, pool_size, seed):
+    """The posterior of `prob_max_pool_probs` and one draw from it, from one softmax.
+
+    Each block's state is drawn by inverting its cumulative distribution
+    over (unit 1, ..., unit C^2, all off) with one uniform per block.
+
+    Arguments:
+      inputs: I, [n, H', W', K] with H', W' multiples of `pool_size`.
+      pool_size: C.
+      seed: stateless `[2]` int seed.
+    Returns:
+      (hidden_probs [n, H', W', K], hidden [n, H', W', K] binary float32).
+    """
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
+    _check_pool(inputs, pool_size)
+    probs = tf.nn.softmax(block_logits(inputs, pool_size), axis=-1)  # [n, H'/C, W'/C, K, C*C + 1]
+    upper = tf.math.cumsum(probs, axis=-1)
+    uniform = rng.uniform(tf.shape(probs)[:-1], seed)[..., None]
+    one_hot = tf.cast((uniform < upper) & (uniform >= upper - probs), tf.float32)
+    return _unblocks(probs[..., :-1], pool_size), _unblocks(one_hot[..., :-1], pool_size)
+
+
+def sample_hidden_given_pooling(inputs, pooling, pool_size, seed):
+    """Hidden units given their pooling units: a block whose pooling unit is
+    off has every unit off; one that is on has exactly one unit on, drawn with
+    probabilities softmax(I) over its C^2 units (the max-pooling posterior
+    conditioned on p_alpha). `inputs` 0 gives a uniform choice.
+    -> hidden [n, H', W', K]."""
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
+    _check_pool(inputs, pool_size)
+    logits = block_logits(inputs, pool_size)
+    on = tf.cast(pooling, tf.float32)[..., None] > 0.5
+    units = tf.range(logits.shape[-1]) < logits.shape[-1] - 1  # [C*C + 1]: True for the units
+    allowed = tf.equal(on, units)  # on -> the units only; off -> the "all off" state only
+    one_hot = _sample_blocks(tf.where(allowed, logits, tf.fill(tf.shape(logits), -1e30)), seed)
+    return _unblocks(one_hot[..., :-1], pool_size)
+
+
+def pooling_configurations(num_blocks, pool_size):
+    """Every hidden configuration allowed by the pooling constraint, blockwise:
+    [(C^2 + 1)^num_blocks, num_blocks, C*C] one-hot over each block's units
+    (all zeros: the block is off). Built in NumPy (small models only)."""
+    units = pool_size * pool_size
+    count = (units + 1) ** num_blocks
+    if count > MAX_ENUMERATED_STATES:
+        raise ValueError(
+            f"enumeration needs {count} constrained hidden configurations; expected at most "
+            f"{MAX_ENUMERATED_STATES} (use AIS: method='ais')"
+        )
+    states = np.concatenate([np.eye(units, dtype=np.float32), np.zeros((1, units), np.float32)])
+    codes = np.array(list(itertools.product(range(units + 1), repeat=num_blocks)), np.int64)
+    return states[codes]
