@@ -13,6 +13,7 @@ batch (`--batch-size`) is split over all replicas of all workers, and each
 worker reads its shard of every global batch.
 """
 
+import atexit
 import contextlib
 import functools
 import json
@@ -35,6 +36,7 @@ __all__ = [
     "ChiefStateBroadcast",
     "reducible_logs",
     "worker_failures",
+    "translate_worker_failures",
 ]
 
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
@@ -140,10 +142,18 @@ def _multi_worker_strategy():
     options = tf.distribute.experimental.CommunicationOptions(
         timeout_seconds=_seconds_from_environment("TFDGM_COLLECTIVE_TIMEOUT", DEFAULT_COLLECTIVE_TIMEOUT)
     )
+    global _MULTI_WORKER_STARTED
     try:
-        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     except (tf.errors.OpError, RuntimeError) as error:
         raise WorkerLost(_lost_message(error, "while the workers connected")) from None
+    _MULTI_WORKER_STARTED = _MULTI_WORKER_STARTED or is_multi_worker(strategy)
+    return strategy
+
+
+#: Whether this process has joined a multi-worker cluster (errors of its
+#: collectives then mean a lost worker).
+_MULTI_WORKER_STARTED = False
 
 
 def _configure_coordination_service(cluster):
@@ -216,7 +226,9 @@ def worker_output_directory(run_dir, strategy=None):
     if is_chief(strategy):
         return run_dir
     task_type, task_id = _task(strategy)
-    return tempfile.mkdtemp(prefix=f"tfdgm-{task_type}{task_id}-")
+    directory = tempfile.mkdtemp(prefix=f"tfdgm-{task_type}{task_id}-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
 
 
 def remove_worker_output_directory(directory, run_dir):
@@ -243,10 +255,16 @@ def broadcast_from_chief(variables, strategy=None):
     @tf.function
     def chief_values():
         def contribute():
-            first = tf.equal(tf.distribute.get_replica_context().replica_id_in_sync_group, 0)
+            context = tf.distribute.get_replica_context()
+            first = tf.equal(context.replica_id_in_sync_group, 0)
             parts = [_wide(tf.convert_to_tensor(v)) for v in variables]
             parts = [tf.where(first, part, tf.zeros_like(part)) for part in parts]
-            return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, parts)
+            summed = list(parts)
+            for dtype in {part.dtype for part in parts}:  # one all-reduce per dtype
+                indices = [i for i, part in enumerate(parts) if part.dtype == dtype]
+                for i, value in zip(indices, context.all_reduce(tf.distribute.ReduceOp.SUM, [parts[i] for i in indices])):
+                    summed[i] = value
+            return summed
 
         return strategy.experimental_local_results(strategy.run(contribute))[0]
 
@@ -348,6 +366,19 @@ def worker_failures(strategy=None):
     try:
         yield
     except _LOST_ERRORS as error:
-        if not is_multi_worker(strategy):
+        if not (_MULTI_WORKER_STARTED or is_multi_worker(strategy)):
             raise
         raise WorkerLost(_lost_message(error)) from None
+
+
+def translate_worker_failures(function):
+    """Decorator: `function` raises `WorkerLost` (a `ValueError`, which the
+    CLI prints as one line) where a peer worker's death surfaced as a
+    TensorFlow error, once this process has joined a multi-worker cluster."""
+
+    @functools.wraps(function)
+    def wrapped(*args, **kwargs):
+        with worker_failures():
+            return function(*args, **kwargs)
+
+    return wrapped

@@ -19,7 +19,7 @@ import numpy as np
 
 from tfdgm import data as tfdgm_data
 from tfdgm import models
-from tfdgm.distribute import make_strategy
+from tfdgm.distribute import ChiefStateBroadcast, make_strategy, translate_worker_failures, worker_output_directory
 from tfdgm.training import standard_callbacks, write_json, write_sample_picture
 from tfdgm.visualize import write_png
 
@@ -94,6 +94,7 @@ def _uses_labels(net, info):
     return True
 
 
+@translate_worker_failures
 def train(
     model,
     data,
@@ -194,16 +195,19 @@ def train(
     os.makedirs(run_dir, exist_ok=True)
     if not resume:
         write_json(config_path, config)
+    # Multi-worker: only the chief writes outputs; the others write to a temporary directory.
+    outputs = worker_output_directory(run_dir, distribution)
     examples = next(iter(_dataset(config, "validation", transform.for_evaluation())))
     if isinstance(examples, tuple):
         examples = examples[0]
     callbacks = standard_callbacks(
-        run_dir,
+        outputs,
         save_freq=config["checkpoint_every"],
         num_levels=info.num_levels,
         seed=config["seed"],
         examples=examples[:8],
     )
+    callbacks.insert(1, ChiefStateBroadcast())  # after the backup's restore: the chief's state to all
     history = net.fit(
         train_data,
         epochs=config["epochs"],
@@ -212,11 +216,11 @@ def train(
         shuffle=False,  # tfdgm.data.load shuffles (seeded) already
         verbose=verbose,
     )
-    net.save_weights(os.path.join(run_dir, WEIGHTS))
-    _write_family_figures(net, run_dir, info, config, transform)
+    net.save_weights(os.path.join(outputs, WEIGHTS))
+    _write_family_figures(net, outputs, info, config, transform)
     metrics = _evaluate_model(net, config, transform, verbose=verbose)
     # Evaluation may store estimates in the weights (an RBM's AIS log Z).
-    net.save_weights(os.path.join(run_dir, WEIGHTS))
+    net.save_weights(os.path.join(outputs, WEIGHTS))
     timer = next(c for c in callbacks if type(c).__name__ == "EpochTimer")
     nan_guard = next(c for c in callbacks if type(c).__name__ == "StopOnNaN")
     metrics.update(
@@ -225,7 +229,7 @@ def train(
         stopped_on_nan=nan_guard.stopped_on_nan,
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
     )
-    write_json(os.path.join(run_dir, METRICS), metrics)
+    write_json(os.path.join(outputs, METRICS), metrics)
     return run_dir, metrics
 
 
