@@ -12,9 +12,26 @@ a draw within one of the two, not across them.)
 
 import tensorflow as tf
 
-__all__ = ["uniform", "normal", "bernoulli", "split", "fold_in"]
+__all__ = ["as_seed", "uniform", "normal", "bernoulli", "split", "fold_in"]
 
 ALG = "philox"
+
+
+def as_seed(seed):
+    """Turns an integer seed (or None) into a stateless seed `[seed, 0]`.
+
+    Arguments:
+      seed: Python int, int scalar tensor, a `[2]` int tensor, or None (a
+        fresh random seed).
+    Returns:
+      int32 tensor of shape [2], usable as TFP's and TensorFlow's stateless `seed=`.
+    """
+    if seed is None:
+        return tf.random.uniform([2], minval=-(2**31), maxval=2**31 - 1, dtype=tf.int32)
+    seed = tf.convert_to_tensor(seed)
+    if seed.shape.rank == 1:
+        return tf.cast(seed, tf.int32)
+    return tf.stack([tf.cast(seed, tf.int32), tf.constant(0, tf.int32)])
 
 
 def uniform(shape, seed, minval=0.0, maxval=1.0, dtype=tf.float32):

@@ -10,7 +10,6 @@ A run directory holds
 The CLI (`tfdgm.cli`) is a thin layer over these functions.
 """
 
-import inspect
 import json
 import os
 
@@ -20,7 +19,7 @@ import numpy as np
 from tfdgm import data as tfdgm_data
 from tfdgm import models
 from tfdgm.distribute import ChiefStateBroadcast, make_strategy, translate_worker_failures, worker_output_directory
-from tfdgm.training import standard_callbacks, write_json, write_sample_picture
+from tfdgm.training import EpochTimer, StopOnNaN, standard_callbacks, write_json, write_sample_picture
 from tfdgm.visualize import write_png
 
 __all__ = ["train", "evaluate", "sample", "export", "load_run", "RunError"]
@@ -32,14 +31,6 @@ METRICS = "metrics.json"
 
 class RunError(ValueError):
     """A run directory that is missing, incomplete or would be overwritten."""
-
-
-def _default_preprocess(model_class, info, params):
-    """The model's default preprocessing, given the user's hyper-parameters
-    when the model's hook takes them (the likelihood decides)."""
-    if "params" in inspect.signature(model_class.default_preprocess).parameters:
-        return model_class.default_preprocess(info, params=params)
-    return model_class.default_preprocess(info)
 
 
 def _info(config):
@@ -75,20 +66,20 @@ def _dataset(config, split, transform, shuffle=False, with_labels=False):
 
 
 def _uses_labels(net, info):
-    """Class-conditional models (`num_classes` set) train on (x, label) pairs.
-    No registered dataset provides real context vectors, so a flow with
-    `context_shape` cannot train from the command line."""
-    if getattr(net, "context_shape", None) is not None:
+    """Whether `net` trains on (x, label) pairs (`net.conditioning`). No
+    registered dataset provides context vectors, so a model conditioned on
+    them cannot train from the command line."""
+    if net.conditioning == "context":
         raise ValueError(
             f"{type(net).__name__} is conditioned on context vectors (context_shape={list(net.context_shape)}), "
             f"but dataset {info.name!r} provides none (no registered dataset does); train it in Python with "
             "model.fit((x, context))"
         )
-    if getattr(net, "num_classes", None) is None and not getattr(net, "needs_labels", False):
+    if net.conditioning is None:
         return False
     if info.num_classes is None:
         raise ValueError(
-            f"{type(net).__name__} is class-conditional (num_classes={getattr(net, 'num_classes', None)}), "
+            f"{type(net).__name__} is class-conditional (num_classes={net.num_classes}), "
             f"but dataset {info.name!r} has no labels"
         )
     return True
@@ -154,11 +145,7 @@ def train(
         model_class = models.get(model)
         info = tfdgm_data.dataset_info(data, data_dir=data_dir)
         if preprocess is None:
-            if hasattr(model_class, "data_kind_for"):  # the likelihood decides (VAE)
-                kind = model_class.data_kind_for(params)
-                preprocess = model_class.preprocess_for_kind(kind, info)
-            else:
-                preprocess = _default_preprocess(model_class, info, dict(params or {}))
+            preprocess = model_class.default_preprocess(info, params=dict(params or {}))
         config = {
             "model": model,
             "data": data,
@@ -221,8 +208,8 @@ def train(
     metrics = _evaluate_model(net, config, transform, verbose=verbose)
     # Evaluation may store estimates in the weights (an RBM's AIS log Z).
     net.save_weights(os.path.join(outputs, WEIGHTS))
-    timer = next(c for c in callbacks if type(c).__name__ == "EpochTimer")
-    nan_guard = next(c for c in callbacks if type(c).__name__ == "StopOnNaN")
+    timer = next(c for c in callbacks if isinstance(c, EpochTimer))
+    nan_guard = next(c for c in callbacks if isinstance(c, StopOnNaN))
     metrics.update(
         epoch_seconds=timer.seconds,
         epochs_trained=len(history.epoch),
@@ -233,26 +220,28 @@ def train(
     return run_dir, metrics
 
 
-def _write_family_figures(net, run_dir, info, config=None, transform=None, num_scatter=2000):
-    """What a family shows beyond samples that needs the dataset: a Replicated
-    Softmax's topics as `topics.txt` (each hidden unit's top words, for data
-    with a vocabulary); a latent model's 2-D posterior means as
-    `latent_scatter.png` (up to `num_scatter` test examples, coloured by label
-    when the data has labels). Pictures (an RBM's filters) come from the
-    model's `pictures()` through `tfdgm.training.FigureGrids`."""
-    if config is not None and hasattr(net, "latent_scatter") and net.latent_dims[0] == 2:
-        labelled = info.num_classes is not None
+def _write_family_figures(net, run_dir, info, config=None, transform=None):
+    """What a model shows beyond samples that needs the dataset: its
+    `dataset_figures` (a latent model's 2-D posterior means as
+    `latent_scatter.png`, coloured by label when the data has labels) and its
+    `text_reports` (a Replicated Softmax's topics as `topics.txt`, for data
+    with a vocabulary). Pictures of the parameters (`pictures()`) and
+    `figures(examples)` are written by `tfdgm.training.FigureGrids`."""
+    labelled = info.num_classes is not None
+
+    def load_examples(count):
         test = _dataset(config, "test", transform.for_evaluation(), with_labels=labelled)
-        parts = [batch for batch, _ in zip(test, range(-(-num_scatter // config["batch_size"])))]
-        x = np.concatenate([np.asarray(b[0] if labelled else b) for b in parts])[:num_scatter]
-        labels = np.concatenate([np.asarray(b[1]) for b in parts])[:num_scatter] if labelled else None
-        write_png(os.path.join(run_dir, "latent_scatter.png"), net.latent_scatter(x, labels))
-    if hasattr(net, "top_words"):
-        words = tfdgm_data.registry.vocabulary(info.name)
-        if words is not None:
-            with open(os.path.join(run_dir, "topics.txt"), "w", encoding="utf-8") as handle:
-                for unit, topic in enumerate(net.top_words(words)):
-                    handle.write(f"hidden {unit}: {' '.join(topic)}\n")
+        parts = [batch for batch, _ in zip(test, range(-(-count // config["batch_size"])))]
+        x = np.concatenate([np.asarray(b[0] if labelled else b) for b in parts])[:count]
+        labels = np.concatenate([np.asarray(b[1]) for b in parts])[:count] if labelled else None
+        return x, labels
+
+    if config is not None:
+        for name, picture in net.dataset_figures(load_examples).items():
+            write_png(os.path.join(run_dir, f"{name}.png"), picture)
+    for name, text in net.text_reports(tfdgm_data.registry.vocabulary(info.name)).items():
+        with open(os.path.join(run_dir, name), "w", encoding="utf-8") as handle:
+            handle.write(text)
 
 
 def _evaluate_model(net, config, transform, split="test", verbose=1, **options):

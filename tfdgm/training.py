@@ -165,12 +165,11 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class FigureGrids(keras.callbacks.Callback):
-    """At the end of training, writes the model's extra pictures (data space):
-    `reconstructions.png` and `interpolations.png` for latent models (their
-    `figures(x)` on a fixed batch), `interpolation.png` (a strip between two
-    noise draws) for generators with `interpolate(num_steps=, seed=)`, and
-    `NAME.png` for each uint8 picture of a model's `pictures()` (convolutional
-    RBM/DBN filters).
+    """At the end of training, writes the model's extra pictures: `NAME.png`
+    for each batch of its `figures(examples, seed=)` (data space; e.g.
+    reconstructions and interpolations of latent models, a GAN's
+    interpolation strip) and for each uint8 picture of its `pictures()`
+    (e.g. convolutional RBM/DBN filters).
 
     Arguments:
       directory: run directory.
@@ -190,29 +189,18 @@ class FigureGrids(keras.callbacks.Callback):
         write_data_space_picture(self.model, batch, [os.path.join(self.directory, name)], self.num_levels)
 
     def on_train_end(self, logs=None):
-        for name, picture in (self.model.pictures() if hasattr(self.model, "pictures") else {}).items():
+        for name, picture in self.model.pictures().items():
             write_png(os.path.join(self.directory, f"{name}.png"), picture)  # e.g. learned filters
-        if hasattr(self.model, "figures") and self.examples is not None:
-            for name, batch in self.model.figures(self.examples).items():
-                self._write(f"{name}.png", batch)
-        elif getattr(self.model, "family", None) == "adversarial" and hasattr(self.model, "interpolate"):
-            try:
-                strip = self.model.interpolate(num_steps=8, seed=self.seed)
-            except (TypeError, ValueError):  # a model whose path needs more (CycleGAN)
-                return
-            self._write("interpolation.png", strip)
+        for name, batch in self.model.figures(self.examples, seed=self.seed).items():
+            self._write(f"{name}.png", batch)
 
 
 def write_sample_picture(model, paths, num_samples, seed, num_levels=None, **options):
-    """Samples `model`, maps the samples to data space and writes PNG(s).
+    """Samples `model` (with its `sample_grid_options`, e.g. a class per row,
+    under `options`), maps the samples to data space and writes PNG(s).
 
-    A class-conditional autoregressive model given no `context` draws sample
-    i from class i mod num_classes (rows of classes), as it needs a label.
     Returns the data-space samples as a NumPy array."""
-    from tfdgm.models.autoregressive.conditioning import ClassConditional
-
-    if isinstance(model, ClassConditional) and model.num_classes is not None and options.get("context") is None:
-        options["context"] = np.arange(num_samples) % model.num_classes
+    options = {**model.sample_grid_options(num_samples), **options}
     return write_data_space_picture(model, model.sample(num_samples, seed=seed, **options), paths, num_levels)
 
 

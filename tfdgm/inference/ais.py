@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.inference.gibbs import split_seed
+from tfdgm.rng import as_seed
 
 __all__ = ["AnnealingPath", "AISResult", "beta_schedule", "ais_log_partition", "log_mean_exp_with_stderr"]
 
@@ -125,8 +126,6 @@ def ais_log_partition(path, num_runs=100, betas=10000, seed=None, verbose=0, jit
     Returns:
       `AISResult(log_z, stderr, log_weights, log_z_base)` (tensors).
     """
-    from tfdgm.models.base import as_seed
-
     if isinstance(betas, (int, np.integer)):
         betas = beta_schedule(betas)
     betas = np.asarray(betas, np.float32)

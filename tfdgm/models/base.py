@@ -33,24 +33,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.distribute import reducible_logs
+from tfdgm.models import domains
+from tfdgm.rng import as_seed
+
 __all__ = ["GenerativeModel", "DensityModel", "as_seed"]
-
-
-def as_seed(seed):
-    """Turns an integer seed (or None) into a stateless TFP seed `[seed, 0]`.
-
-    Arguments:
-      seed: Python int, int scalar tensor, a `[2]` int tensor, or None (a
-        fresh random seed).
-    Returns:
-      int32 tensor of shape [2], usable as TFP's stateless `seed=`.
-    """
-    if seed is None:
-        return tf.random.uniform([2], minval=-(2**31), maxval=2**31 - 1, dtype=tf.int32)
-    seed = tf.convert_to_tensor(seed)
-    if seed.shape.rank == 1:
-        return tf.cast(seed, tf.int32)
-    return tf.stack([tf.cast(seed, tf.int32), tf.constant(0, tf.int32)])
 
 
 class GenerativeModel(keras.Model):
@@ -73,6 +59,11 @@ class GenerativeModel(keras.Model):
     #: The export signature TF Serving answers a request that names none
     #: with (`tfdgm.export.save` writes it as `serving_default`).
     serving_default = "log_prob"
+    #: Class-conditional models: the number of classes (their labels are the
+    #: context); None for models without class labels.
+    num_classes = None
+    #: Models conditioned on real vectors: the context's shape (F,); else None.
+    context_shape = None
 
     def __init__(self, event_shape=(2,), data_transform=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -83,6 +74,90 @@ class GenerativeModel(keras.Model):
         from tfdgm.data.preprocess import parse_preprocessing  # local: data imports models lazily
 
         self.data_transform = parse_preprocessing(data_transform)
+
+    # --------------------------------------------------------------- protocol
+    # Every hook the CLI, run directories, callbacks and export call is
+    # declared here with a default (docs/architecture.md, "The protocol"):
+    # callers never probe a model with `hasattr` or its family's name.
+
+    @property
+    def conditioning(self):
+        """What the second element of a `fit` batch is: None (ignored),
+        "labels" (class labels) or "context" (context vectors)."""
+        if self.context_shape is not None:
+            return "context"
+        return "labels" if self.num_classes is not None else None
+
+    def sample(self, n, *, seed=None, **options):
+        """Draws `n` examples in model space: -> [n, *event_shape].
+
+        Arguments:
+          n: number of samples.
+          seed: int (stateless: the same seed gives the same samples) or None.
+          **options: the family's sampling options, keyword-only (`context`,
+            `temperature` for flows, `num_steps` for Gibbs chains, `mean` for
+            latent models, ...).
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement sample()")
+
+    def encode(self, x, **options):
+        """x -> its latent code z (one tensor; flows: f^{-1}(x); latent
+        models: the posterior mean; GANs with an encoder: Q(x))."""
+        raise ValueError(f"{type(self).__name__} has no latent space to encode into")
+
+    def decode(self, z, **options):
+        """A latent code z -> the model-space example it stands for."""
+        raise ValueError(f"{type(self).__name__} has no latent space to decode from")
+
+    def interpolate(self, start=None, end=None, *, num_steps=8, method="linear", seed=None, **options):
+        """Decoded points on a latent path, endpoints included: -> [num_steps, *event_shape].
+
+        Arguments:
+          start, end: examples [*event_shape] or [1, *event_shape] (encoded
+            with `encode`) for models with an encoder; latent codes for
+            generators without one; None draws the end from the prior with `seed`.
+          num_steps: points on the path (>= 2).
+          method: "linear" or "spherical" (slerp, `tfdgm.models.latent_tools`).
+        """
+        raise ValueError(f"{type(self).__name__} has no latent space to interpolate in")
+
+    def make_optimizer(self, learning_rate=None, *, epochs=None, steps_per_epoch=None, player=None):
+        """The optimizer `compile()` and the CLI use by default (override per family).
+
+        Default: Adam at `learning_rate` (1e-3 when None). `epochs` and
+        `steps_per_epoch` describe the training, for families whose step
+        follows a schedule (energy models with persistent chains); `player`
+        names one of several optimizers ("generator", "discriminator" for GANs).
+        """
+        return keras.optimizers.Adam(1e-3 if learning_rate is None else learning_rate)
+
+    def sample_grid_options(self, n):
+        """`sample` options for a picture of `n` samples: a class-conditional
+        model draws sample i from class i mod num_classes (rows of classes)."""
+        if self.num_classes is None:
+            return {}
+        return {"context": np.arange(n) % self.num_classes}
+
+    def pictures(self):
+        """Pictures of the parameters, {name: uint8 [H, W] or [H, W, 3]}
+        (e.g. learned filters); a run writes them as NAME.png. Default: none."""
+        return {}
+
+    def figures(self, examples=None, *, seed=0):
+        """Model-space batches shown as data, {name: [m, *event_shape]}
+        (reconstructions, interpolations); `examples` is a batch of data.
+        A run writes them as NAME.png in data space. Default: none."""
+        return {}
+
+    def dataset_figures(self, load_examples):
+        """Pictures that need many test examples, {name: uint8 picture}.
+        `load_examples(n) -> (x, labels or None)` is called only if needed. Default: none."""
+        return {}
+
+    def text_reports(self, vocabulary=None):
+        """Text files of a run, {file name: text} (e.g. topics' top words for
+        data with a `vocabulary`). Default: none."""
+        return {}
 
     # ------------------------------------------------------------------ config
     @classmethod
@@ -95,7 +170,13 @@ class GenerativeModel(keras.Model):
     data_kind = "continuous"
 
     @classmethod
-    def default_preprocess(cls, info):
+    def data_kind_for(cls, params=None):
+        """The data kind the model with hyper-parameters `params` models
+        (override where the likelihood decides, as in the VAE)."""
+        return cls.data_kind
+
+    @classmethod
+    def default_preprocess(cls, info, params=None):
         """The preprocessing spec used when none is given (override).
 
         Binary models binarize discrete data (once, with a fixed seed);
@@ -104,7 +185,7 @@ class GenerativeModel(keras.Model):
         Raises:
           ValueError: a binary model on continuous data.
         """
-        return cls.preprocess_for_kind(cls.data_kind, info)
+        return cls.preprocess_for_kind(cls.data_kind_for(params), info)
 
     @classmethod
     def preprocess_for_kind(cls, kind, info):
@@ -180,10 +261,12 @@ class GenerativeModel(keras.Model):
 
     # ------------------------------------------------------------ input checks
     def validate_input(self, x, argument="x"):
-        """Checks `x: [batch, *event_shape]` and returns it as float32.
+        """Checks `x: [batch, *event_shape]` and, when its values are concrete
+        (NumPy, eager), that they lie in the model's data domain
+        (`tfdgm.models.domains`); returns it as float32.
 
         Raises:
-          ValueError: naming the expected shape/dtype and what was given.
+          ValueError: naming the expected shape/dtype/domain and what was given.
         """
         if isinstance(x, np.ndarray) and x.dtype.kind not in "biuf":
             raise ValueError(
@@ -211,6 +294,7 @@ class GenerativeModel(keras.Model):
                     f"{type(self).__name__}: expected {argument} of shape {expected}, "
                     f"got shape {list(shape)}"
                 )
+        domains.check(self, x, argument)  # concrete values only: no ops in traced (XLA) steps
         return x
 
     # --------------------------------------------------------------- training
@@ -241,7 +325,10 @@ class GenerativeModel(keras.Model):
         return super().evaluate(x, y, **kwargs)
 
     def fit(self, x=None, y=None, **kwargs):
-        """`keras.Model.fit`, refusing empty, non-numeric or non-finite arrays.
+        """`keras.Model.fit`, refusing empty, non-numeric or non-finite arrays,
+        and data outside the model's domain (`tfdgm.models.domains`): the
+        whole of a NumPy array, the first batch of a `tf.data.Dataset` (drawn
+        once more, so a dataset reshuffled per iteration starts one order on).
 
         The model is built from its event shape before the first step, so
         Keras never builds it by tracing `call` in a scratch graph. A
@@ -257,19 +344,14 @@ class GenerativeModel(keras.Model):
                 raise ValueError(
                     f"expected finite training data, got {int(np.sum(~np.isfinite(x)))} NaN/inf values"
                 )
+            domains.check(self, x, "training data")
             self.validate_input(x[:1])
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)
+            for batch in x.take(1):  # its first batch, eagerly: the shape and the data domain
+                self.validate_input(self.unpack(batch)[0])
         self._ensure_built()
         return super().fit(x, y, **kwargs)
-
-    def make_optimizer(self, learning_rate=None, epochs=None, steps_per_epoch=None):
-        """The optimizer the CLI trains this model with (override per family).
-
-        Default: Adam at `learning_rate` (1e-3 when None). `epochs` and
-        `steps_per_epoch` describe the training, for families whose step
-        follows a schedule (energy models with persistent chains)."""
-        return keras.optimizers.Adam(1e-3 if learning_rate is None else learning_rate)
 
     def make_train_function(self, force=False):
         # Keras 3.15 cannot reduce scalar logs over several workers
@@ -386,7 +468,7 @@ class DensityModel(GenerativeModel):
         """Negative log2-density per dimension in the original data space. -> [batch]"""
         return -self.data_log_prob(x, context) / (self.num_dims * math.log(2.0))
 
-    def sample(self, n, seed=None, context=None):
+    def sample(self, n, *, seed=None, context=None):
         """Draws `n` samples: -> [n, *event_shape]. `seed`: int for reproducibility."""
         self._ensure_built()
         return self.distribution(context).sample(n, seed=as_seed(seed))

@@ -88,7 +88,7 @@ def test_encoded_real_clouds_reconstruct_and_are_interpolation_endpoints(trained
     # Measured: 0.050 / 0.048 at the ends vs 0.40 from random latents.
     assert max(np.mean(starts), np.mean(ends)) < 0.7 * from_random[:16].mean(), (starts, ends)
     # The path ends are Q(a) and Q(b) decoded with shared point noise.
-    np.testing.assert_allclose(path[-1], model.interpolate(model.encode(clouds[15:16])[0], clouds[15], 2, seed=14)[1],
+    np.testing.assert_allclose(path[-1], model.interpolate(model.encode(clouds[15:16])[0], clouds[15], num_steps=2, seed=14)[1],
                                rtol=1e-5, atol=1e-6)
 
 

@@ -42,7 +42,7 @@ def test_exact_likelihood_by_enumeration_bounds_the_estimates():
         weight.assign(rng.normal(0.0, 1.0, weight.shape).astype(np.float32))
     x = binary_states(4)
     latents = binary_states(3)
-    log_px_given_h = model.decode(latents).log_prob(x[:, None, :])  # [16, 8]
+    log_px_given_h = model.decoder_distribution(latents).log_prob(x[:, None, :])  # [16, 8]
     exact = tf.reduce_logsumexp(log_px_given_h + model.prior().log_prob(latents), axis=1).numpy()
     np.testing.assert_allclose(np.exp(exact).sum(), 1.0, rtol=1e-5)  # p(x) sums to 1 over all x
     estimate = model.log_prob(x, num_samples=2000, seed=2).numpy()

@@ -188,10 +188,10 @@ def test_latent_tools_on_a_two_dimensional_latent():
     )
     picture = model.latent_scatter(x, labels=np.arange(20) % 3)
     assert picture.shape == (256, 256, 3) and picture.min() < 255
-    samples = model.sample(6, seed=4)
+    samples = model.sample(6, seed=4, mean=True)
     assert samples.shape == (6, 4) and np.all((samples >= 0) & (samples <= 1))
-    np.testing.assert_array_equal(samples, model.sample(6, seed=4))
-    drawn = model.sample(6, seed=4, mean=False).numpy()
+    np.testing.assert_array_equal(samples, model.sample(6, seed=4, mean=True))
+    drawn = model.sample(6, seed=4).numpy()
     assert set(np.unique(drawn)) <= {0.0, 1.0}
 
 
@@ -249,7 +249,7 @@ def test_latent_scatter_colours_each_label_and_places_points_by_their_posterior_
     assert len(only_label_1) == 1 and only_label_1 < three
     # Label by the first coordinate of the posterior mean: every label-1 dot lies
     # right of every label-0 dot (dots are 3 pixels wide, so 2 pixels of overlap).
-    z = model.encode_mean(x).numpy()
+    z = model.encode(x).numpy()
     labels = (z[:, 0] > np.median(z[:, 0])).astype(np.int64)
     picture = model.latent_scatter(x, labels=labels)
     palette = sorted(colours(model.latent_scatter(x, labels=np.zeros(30, np.int64))) | only_label_1)

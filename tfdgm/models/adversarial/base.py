@@ -72,7 +72,7 @@ class AdversarialModel(GenerativeModel):
     n_critic = 1
     #: Names of the training metrics, in the order `fit` prints them.
     metric_names = ("d_loss", "g_loss")
-    #: Default learning rate of `default_optimizer`.
+    #: Default learning rate of `make_optimizer`.
     default_learning_rate = 2e-4
 
     def __init__(self, event_shape=(2,), noise_dim=None, data_transform=None, name=None, **kwargs):
@@ -98,8 +98,6 @@ class AdversarialModel(GenerativeModel):
     base_filters = 64
     #: Normalization inside a convolutional discriminator ("batch", "layer", None).
     critic_normalization = "batch"
-    #: Number of classes of a class-conditional model (None: unconditional).
-    num_classes = None
 
     def _resolve_architecture(self, architecture):
         architecture = architecture or ("dcgan" if self.event_ndims == 3 else "mlp")
@@ -147,7 +145,7 @@ class AdversarialModel(GenerativeModel):
         return None
 
     @classmethod
-    def default_preprocess(cls, info):
+    def default_preprocess(cls, info, params=None):
         """Discrete data (images) is dequantized and scaled to [0, 1]; continuous data is left as it is."""
         return None if info.num_levels is None else "dequantize,scale"
 
@@ -194,7 +192,7 @@ class AdversarialModel(GenerativeModel):
             raise ValueError(f"{type(self).__name__}: expected z of shape [batch, {self.noise_dim}], got {list(z.shape)}")
         return z
 
-    def generate(self, n_or_z, seed=None, context=None):
+    def generate(self, n_or_z, *, seed=None, context=None):
         """Samples G(z), z ~ p_Z: -> [n, *event_shape] in model space.
 
         Arguments:
@@ -208,7 +206,7 @@ class AdversarialModel(GenerativeModel):
         context = self.condition(context, batch_size=tf.shape(z)[0])
         return self._generate(z, context, training=False, seed=extra_seed)
 
-    def sample(self, n, seed=None, context=None):
+    def sample(self, n, *, seed=None, context=None):
         """Same as `generate(n, seed)` (the protocol every model shares)."""
         return self.generate(n, seed=seed, context=context)
 
@@ -217,27 +215,37 @@ class AdversarialModel(GenerativeModel):
         return self.discriminate(x, self.condition(None, batch_size=tf.shape(x)[0]) if self.num_classes else None,
                                  training=training)
 
-    def interpolate(self, z_start=None, z_end=None, num_steps=8, method="linear", seed=None, context=None):
-        """Samples along a path in noise space: -> [num_steps, *event_shape].
+    def interpolate(self, start=None, end=None, *, num_steps=8, method="linear", seed=None, context=None):
+        """Samples along a path in noise space: -> [num_steps, *event_shape]
+        (a generator has no encoder: the ends are noise vectors, see
+        `GenerativeModel.interpolate`).
 
         Arguments:
-          z_start, z_end: [noise_dim] endpoints; drawn from p_Z with `seed` when None.
+          start, end: [noise_dim] endpoints; drawn from p_Z with `seed` when None.
           num_steps: points on the path, endpoints included.
           method: "linear" or "spherical" (slerp, White 2016; see `latent_tools.interpolate`).
           context: a class label (conditional models).
         """
         self._ensure_built()
-        if z_start is None or z_end is None:
+        if start is None or end is None:
             ends = self.noise_distribution().sample(2, seed=as_seed(seed))
-            z_start = ends[0] if z_start is None else z_start
-            z_end = ends[1] if z_end is None else z_end
-        path = latent_tools.interpolate(z_start, z_end, num_steps=num_steps, method=method)
+            start = ends[0] if start is None else start
+            end = ends[1] if end is None else end
+        path = latent_tools.interpolate(start, end, num_steps=num_steps, method=method)
         return self.generate(path, seed=seed, context=context)
 
+    def figures(self, examples=None, *, seed=0):
+        """"interpolation": a strip of samples between two noise draws of `seed`."""
+        return {"interpolation": self.interpolate(num_steps=8, seed=seed)}
+
     # --------------------------------------------------------------- training
-    def default_optimizer(self):
-        """Adam(2e-4, beta_1=0.5), as Radford et al. (2016, Sec. 4) (override)."""
-        return keras.optimizers.Adam(self.default_learning_rate, beta_1=0.5)
+    def make_optimizer(self, learning_rate=None, *, epochs=None, steps_per_epoch=None, player=None):
+        """Adam(2e-4, beta_1=0.5), as Radford et al. (2016, Sec. 4), for either
+        `player` ("generator" or "discriminator") (override)."""
+        return keras.optimizers.Adam(self._rate(learning_rate), beta_1=0.5)
+
+    def _rate(self, learning_rate):
+        return self.default_learning_rate if learning_rate is None else float(learning_rate)
 
     def compile(self, optimizer=None, generator_optimizer=None, discriminator_optimizer=None, jit_compile=None, **kwargs):
         """Compiles with one optimizer per player (XLA on by default, see `GenerativeModel.compile`).
@@ -245,15 +253,15 @@ class AdversarialModel(GenerativeModel):
         Arguments:
           optimizer: used for both players when the per-player ones are not
             given (each gets its own copy, so their states stay separate);
-            default: `default_optimizer()` (Adam(2e-4, 0.5) for GANs, RMSProp
+            default: `make_optimizer(player=...)` (Adam(2e-4, 0.5) for GANs, RMSProp
             for WGAN, Adam(1e-4, 0, 0.9) for WGAN-GP).
           generator_optimizer, discriminator_optimizer: per-player optimizers.
         Both optimizers are attributes of the model, so checkpoints hold both states.
         """
-        generator_optimizer = _make_optimizer(generator_optimizer or optimizer, self.default_optimizer)
-        discriminator_optimizer = _make_optimizer(
-            discriminator_optimizer or _copy(optimizer), self.default_optimizer
-        )
+        generator_optimizer = _make_optimizer(generator_optimizer or optimizer,
+                                              lambda: self.make_optimizer(player="generator"))
+        discriminator_optimizer = _make_optimizer(discriminator_optimizer or _copy(optimizer),
+                                                  lambda: self.make_optimizer(player="discriminator"))
         super().compile(optimizer=generator_optimizer, jit_compile=jit_compile, **kwargs)
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer

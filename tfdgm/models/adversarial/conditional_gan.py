@@ -30,9 +30,6 @@ class ConditionalGAN(GAN):
       base_filters: filters of the convolutional players (default 64).
     """
 
-    #: Training batches must carry labels (for runs/CLI: load the data with labels).
-    needs_labels = True
-
     def __init__(self, event_shape=(2,), num_classes=10, noise_dim=None, hidden_units=(128, 128),
                  loss="non_saturating", architecture=None, base_filters=64, data_transform=None, name=None, **kwargs):
         super().__init__(event_shape=event_shape, noise_dim=noise_dim, hidden_units=hidden_units, loss=loss,

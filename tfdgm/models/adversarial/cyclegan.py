@@ -164,7 +164,7 @@ class CycleGAN(AdversarialModel):
         a, b = self.split_couple(x)
         return self.join_couple(self.generator_b2a(b, training=training), self.generator(a, training=training))
 
-    def interpolate(self, *args, **kwargs):
+    def interpolate(self, start=None, end=None, *, num_steps=8, method="linear", seed=None, **options):
         raise ValueError("CycleGAN has no noise to interpolate in; use translate()")
 
     # ------------------------------------------------------- failure cases
@@ -205,11 +205,13 @@ class CycleGAN(AdversarialModel):
             "worst_errors_a2b": error_a[worst_a], "worst_errors_b2a": error_b[worst_b], "best_errors_a2b": error_a[best_a],
         }
 
-    def figures(self, x):
+    def figures(self, examples=None, *, seed=0):
         """Run-directory pictures of couples x: "translations" ([a | G(a) | F(G(a))] rows)
         and "worst_cycle_reconstructions" (x's couples ordered by a's cycle error, worst first)."""
-        a, _ = self.split_couple(self.validate_input(x))
-        cases = self.failure_cases(x, num_cases=len(a))
+        if examples is None:
+            return {}
+        a, _ = self.split_couple(self.validate_input(examples))
+        cases = self.failure_cases(examples, num_cases=len(a))
         return {"translations": self.cycle_strips(a, "a2b"), "worst_cycle_reconstructions": cases["worst_cycles_a2b"]}
 
     # --------------------------------------------------------------- training

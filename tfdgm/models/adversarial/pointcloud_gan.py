@@ -89,7 +89,7 @@ class PointCloudGAN(WGANGP):
                 "rho_units": list(self.rho_units), "reconstruction_weight": self.reconstruction_weight}
 
     @classmethod
-    def default_preprocess(cls, info):
+    def default_preprocess(cls, info, params=None):
         return None
 
     def build_generator(self):
@@ -160,7 +160,7 @@ class PointCloudGAN(WGANGP):
                              f"{self.point_dim}] or a shape latent [{self.noise_dim}], got shape {list(end.shape)}")
         return end
 
-    def interpolate(self, start=None, end=None, num_steps=8, method="linear", seed=None, context=None):
+    def interpolate(self, start=None, end=None, *, num_steps=8, method="linear", seed=None, context=None):
         """Clouds along a path between two shape latents, with the SAME point
         noise for every cloud, so the points move continuously (the seed's
         latent interpolation). -> [num_steps, num_points, point_dim].
@@ -179,13 +179,15 @@ class PointCloudGAN(WGANGP):
                                         num_steps=num_steps, method=method)
         return self._generate(path, seed=as_seed(0 if seed is None else seed), shared_point_noise=True)
 
-    def figures(self, x, num_steps=8):
+    def figures(self, examples=None, *, seed=0, num_steps=8):
         """Run-directory pictures: "reconstructions" (x, g(u, Q(x)) pairs,
         [2n, num_points, point_dim]) and "interpolations" (a path between the
         first two real clouds of x, [num_steps, num_points, point_dim])."""
-        x = self._check_clouds(x)
+        if examples is None:
+            return super().figures(seed=seed)
+        x = self._check_clouds(examples)
         pairs = tf.reshape(tf.stack([x, self.reconstruct(x)], 1), [-1, *self.event_shape])
-        return {"reconstructions": pairs, "interpolations": self.interpolate(x[0], x[1], num_steps)}
+        return {"reconstructions": pairs, "interpolations": self.interpolate(x[0], x[1], num_steps=num_steps)}
 
     def export_signatures(self):
         """`sample`, `generate` (as every GAN) and `encode(x)` -> {"z": Q(x)}."""

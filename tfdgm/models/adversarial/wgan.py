@@ -51,8 +51,9 @@ class WGAN(AdversarialModel):
         return {"noise_dim": self.noise_dim, "hidden_units": list(self.hidden_units), "n_critic": self.n_critic,
                 "clip_value": self.clip_value, "architecture": self.architecture, "base_filters": self.base_filters}
 
-    def default_optimizer(self):
-        return keras.optimizers.RMSprop(self.default_learning_rate)
+    def make_optimizer(self, learning_rate=None, *, epochs=None, steps_per_epoch=None, player=None):
+        """RMSProp for both players (Arjovsky et al. 2017, Alg. 1)."""
+        return keras.optimizers.RMSprop(self._rate(learning_rate))
 
     def discriminator_objective(self, x, fake, context, seed):
         real_scores = self.discriminate(x, context, training=True)

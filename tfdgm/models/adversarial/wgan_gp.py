@@ -47,8 +47,9 @@ class WGANGP(WGAN):
         del config["clip_value"]
         return {**config, "gradient_penalty_weight": self.gradient_penalty_weight}
 
-    def default_optimizer(self):
-        return keras.optimizers.Adam(self.default_learning_rate, beta_1=0.0, beta_2=0.9)
+    def make_optimizer(self, learning_rate=None, *, epochs=None, steps_per_epoch=None, player=None):
+        """Adam(beta_1=0, beta_2=0.9) for both players (Gulrajani et al. 2017, Alg. 1)."""
+        return keras.optimizers.Adam(self._rate(learning_rate), beta_1=0.0, beta_2=0.9)
 
     def discriminator_objective(self, x, fake, context, seed):
         wasserstein, _ = super().discriminator_objective(x, fake, context, seed)

@@ -66,13 +66,12 @@ class ClassConditional:
 
     def unpack(self, data):
         x, context = super().unpack(data)
-        conditional = self.num_classes is not None or getattr(self, "context_shape", None) is not None
-        return x, (context if conditional else None)
+        return x, (context if self.conditioning is not None else None)
 
     def call(self, x, training=False, context=None):
         """log p(x | context), or the marginal log p(x) without a context."""
         if self.num_classes is not None and context is None:
             return marginal_log_prob(self, x)
-        if getattr(self, "context_shape", None) is not None:
+        if self.context_shape is not None:
             return super().call(x, training=training, context=context)
         return self.log_prob(x, context)

@@ -159,7 +159,7 @@ class MADE(ClassConditional, DensityModel):
         return params
 
     @classmethod
-    def default_preprocess(cls, info):
+    def default_preprocess(cls, info, params=None):
         """Binarize discrete data; leave continuous data as is."""
         return None if info.num_levels is None else "binarize:static"
 
@@ -267,7 +267,7 @@ class MADE(ClassConditional, DensityModel):
         x = self.validate_input(x)
         return self._update_metrics(self.log_prob(x, context), x)
 
-    def sample(self, n, seed=None, context=None, num_test_masks=None):
+    def sample(self, n, *, seed=None, context=None, num_test_masks=None):
         """Ancestral sampling in the autoregressive order, D network passes
         (a `tf.while_loop`); with an ensemble, each sample's mask is drawn
         uniformly from the first `num_test_masks`. -> [n, *event_shape]."""

@@ -119,7 +119,7 @@ class AutoregressiveFlow(ClassConditional, ContextConditional, FlowModel):
         return {"num_layers": 5, "hidden_units": [64, 64], "batch_norm": False}
 
     @classmethod
-    def default_preprocess(cls, info):
+    def default_preprocess(cls, info, params=None):
         """Dequantize, scale to [0, 1] and logit-transform (lambda = 1e-6, the
         paper's MNIST setting) discrete data; continuous data as is."""
         return None if info.num_levels is None else "dequantize,scale,logit:1e-06"
@@ -182,7 +182,7 @@ class AutoregressiveFlow(ClassConditional, ContextConditional, FlowModel):
             self.base_distribution(context, temperature), self.bijector(context, training)
         )
 
-    def sample(self, n, seed=None, context=None, temperature=1.0):
+    def sample(self, n, *, seed=None, context=None, temperature=1.0):
         """x = f(z), z ~ N(0, temperature^2 I); a scalar label is used for all n."""
         if context is not None and self.num_classes is not None:
             context = class_context(context, self.num_classes, type(self).__name__, batch_size=n)

@@ -306,7 +306,7 @@ class NADE(ClassConditional, DensityModel):
         one_hot = class_context(context, self.num_classes, "NADE", batch_size=n)
         return self._sample(n, seed, one_hot)
 
-    def sample(self, n, seed=None, context=None):
+    def sample(self, n, *, seed=None, context=None):
         """Draws `n` samples: D steps of O(H) inside one compiled
         `tf.while_loop`. -> [n, *event_shape]."""
         return self.sample_with_log_prob(n, seed, context)[0]

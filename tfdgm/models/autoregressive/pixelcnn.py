@@ -207,7 +207,7 @@ class _PixelModel(ClassConditional, DensityModel):
         one_hot = class_context(context, self.num_classes, type(self).__name__, batch_size=n)
         return self._sample(n, seed, one_hot, compiled)
 
-    def sample(self, n, seed=None, context=None, compiled=True):
+    def sample(self, n, *, seed=None, context=None, compiled=True):
         """Draws `n` images pixel by pixel (H*W*C network passes inside one
         compiled `tf.while_loop`). -> [n, H, W, C]."""
         return self.sample_with_log_prob(n, seed, context, compiled)[0]

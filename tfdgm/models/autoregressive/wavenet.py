@@ -271,7 +271,7 @@ class WaveNet(ClassConditional, DensityModel):
         one_hot = class_context(context, self.num_classes, "WaveNet", batch_size=n)
         return self._generate(n, seed, one_hot, method, length)
 
-    def sample(self, n, seed=None, context=None, method="fast", length=None):
+    def sample(self, n, *, seed=None, context=None, method="fast", length=None):
         """Generates `n` sequences by fast generation in one compiled loop. -> [n, T]."""
         return self.sample_with_log_prob(n, seed, context, method, length)[0]
 

@@ -288,7 +288,7 @@ class EnergyModel(GenerativeModel):
         return self.distribution(log_normalizer=self._current_log_z()).log_prob(v)
 
     # --------------------------------------------------------------- sampling
-    def sample(self, n, num_steps=None, seed=None):
+    def sample(self, n, *, seed=None, num_steps=None):
         """n samples by block Gibbs chains of `num_steps` sweeps (default
         `sampling_steps`), started from the training data's base rates.
         -> [n, *event_shape]; a fixed int `seed` repeats the samples."""
@@ -302,12 +302,12 @@ class EnergyModel(GenerativeModel):
 
     # --------------------------------------------------------------- training
     def compile(self, optimizer=None, jit_compile=None, **kwargs):
-        """Default optimizer: plain SGD at `learning_rate` (momentum is the model's)."""
+        """Default optimizer: `make_optimizer()`, plain SGD at `learning_rate` (momentum is the model's)."""
         if optimizer is None:
-            optimizer = keras.optimizers.SGD(learning_rate=self.learning_rate)
+            optimizer = self.make_optimizer()
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
-    def make_optimizer(self, learning_rate=None, epochs=None, steps_per_epoch=None):
+    def make_optimizer(self, learning_rate=None, *, epochs=None, steps_per_epoch=None, player=None):
         """SGD (Hinton's recipe; momentum is the model's) at `learning_rate`,
         or at the model's own `learning_rate` when None. Given the training's
         `epochs` and `steps_per_epoch`, a model with `constant_step_epochs`

@@ -201,7 +201,7 @@ class DBN(LayerStack, EnergyModel):
         v = self.validate_input(v, "v")
         return self.distribution(log_normalizer=self._current_log_z()).log_prob(v)
 
-    def sample(self, n, num_steps=None, seed=None):
+    def sample(self, n, *, seed=None, num_steps=None):
         """Gibbs in the top RBM for `num_steps` sweeps, then a down pass. -> [n, *event_shape]."""
         return super().sample(n, num_steps=num_steps, seed=seed)
 

@@ -181,7 +181,7 @@ class ReplicatedSoftmaxRBM(EnergyModel):
         }
         return results
 
-    def sample(self, n, num_steps=None, seed=None, document_length=None):
+    def sample(self, n, *, seed=None, num_steps=None, document_length=None):
         """n documents of `document_length` words (default: the mean training
         length) by Gibbs chains. -> counts [n, K]."""
         self._ensure_built()
@@ -190,6 +190,13 @@ class ReplicatedSoftmaxRBM(EnergyModel):
             raise ValueError(f"expected document_length in [1, {self.max_length}], got {length}")
         steps = self.sampling_steps if num_steps is None else int(num_steps)
         return self.distribution(num_steps=steps, document_length=length).sample(int(n), seed=as_seed(seed))
+
+    def text_reports(self, vocabulary=None):
+        """`topics.txt`: each hidden unit's top words, for data with a vocabulary."""
+        if vocabulary is None:
+            return {}
+        return {"topics.txt": "".join(f"hidden {unit}: {' '.join(topic)}\n"
+                                      for unit, topic in enumerate(self.top_words(vocabulary)))}
 
     def top_words(self, vocabulary, num_words=10):
         """Each hidden unit's `num_words` words of largest weight (its topic).

@@ -48,7 +48,7 @@ class FlowModel(DensityModel):
             self.base_distribution(context, temperature), self.bijector(context)
         )
 
-    def sample(self, n, seed=None, context=None, temperature=1.0):
+    def sample(self, n, *, seed=None, context=None, temperature=1.0):
         """x = f(z), z ~ N(0, temperature^2 I): -> [n, *event_shape]."""
         self._ensure_built()
         return self.distribution(context, temperature).sample(n, seed=as_seed(seed))
@@ -63,10 +63,18 @@ class FlowModel(DensityModel):
         self._ensure_built()
         return self.bijector(context).forward(tf.convert_to_tensor(z, tf.float32))
 
-    def interpolate(self, x_start, x_end, num_steps=8, method="linear", context=None):
-        """Decoded points between the latents of two inputs ([1, *event_shape] each)."""
-        z = self.encode(tf.concat([x_start, x_end], axis=0), context)
-        return self.decode(interpolate(z[0], z[1], num_steps, method), context)
+    def interpolate(self, start=None, end=None, *, num_steps=8, method="linear", seed=None, context=None):
+        """Decoded points between the latents of two inputs ([1, *event_shape]
+        or [*event_shape] each; None: a latent drawn from p(z) with `seed`).
+        -> [num_steps, *event_shape] (see `GenerativeModel.interpolate`)."""
+        self._ensure_built()
+        drawn = None
+        if start is None or end is None:
+            drawn = self.base_distribution(context).sample(2, seed=as_seed(seed))
+        ends = [drawn[index] if x is None else
+                self.encode(tf.reshape(tf.cast(x, tf.float32), [1, *self.event_shape]), context)[0]
+                for index, x in enumerate((start, end))]
+        return self.decode(interpolate(ends[0], ends[1], num_steps, method), context)
 
     def attribute_vector(self, x_with, x_without, context=None):
         """Mean latent with an attribute minus mean latent without it."""

@@ -105,7 +105,7 @@ class ContextConditional:
         x = self.validate_input(x)
         return self.distribution(self.prepare_context(context, tf.shape(x)[0])).log_prob(x)
 
-    def sample(self, n, seed=None, context=None, temperature=1.0):
+    def sample(self, n, *, seed=None, context=None, temperature=1.0):
         """x ~ p(x | context): context [F] (for all n) or [n, F]. -> [n, *event_shape]."""
         if self.context_shape is None:
             return super().sample(n, seed=seed, context=context, temperature=temperature)

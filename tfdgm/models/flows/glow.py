@@ -278,7 +278,7 @@ class Glow(ContextConditional, FlowModel):
                          else labels, tf.int32)
         return labels
 
-    def sample(self, n, seed=None, context=None, temperature=1.0):
+    def sample(self, n, *, seed=None, context=None, temperature=1.0):
         """x = f(eps), eps ~ N(0, T² I) (or the class prior): -> [n, *event_shape].
 
         context: a class label (int) or n labels for a class-conditional Glow.

@@ -107,7 +107,7 @@ class LatentVariableModel(GenerativeModel):
             x = tf.reshape(x, [-1, self.num_dims])
         return self.inference_nets[0](x)
 
-    def encode(self, x):
+    def encoder_distribution(self, x):
         """q(h^1 | x) as a `tfd.Distribution` with batch shape [batch].
 
         x: [batch, *event_shape]. For stacked layers, the tools (reconstruct,
@@ -121,12 +121,12 @@ class LatentVariableModel(GenerativeModel):
         """Likelihood parameters for h^1 of shape [N, d_1] -> [N, *event_shape, P]."""
         return self.generative_layers[0](self.generative_nets[0](h))
 
-    def decode(self, z):
+    def decoder_distribution(self, z):
         """p(x | h^1 = z) as a `tfd.Distribution`. z: [batch, latent_dims[0]]."""
         self._ensure_built()
         return self.generative_layers[0].make_distribution(self._decoder_params(self._check_latent(z)))
 
-    def decode_mean(self, z):
+    def decode(self, z):
         """E[x | h^1 = z]: [batch, latent_dims[0]] -> [batch, *event_shape]."""
         self._ensure_built()
         return self.generative_layers[0].mean(self._decoder_params(self._check_latent(z)))
@@ -297,14 +297,15 @@ class LatentVariableModel(GenerativeModel):
         }
 
     # --------------------------------------------------------------- sampling
-    def sample(self, n, seed=None, mean=True):
+    def sample(self, n, *, seed=None, mean=False):
         """Ancestral samples h^L ~ p(h^L), ..., h^1 ~ p(h^1 | h^2), then x.
 
         Arguments:
           n: number of samples.
           seed: int for reproducibility (stateless).
-          mean: True returns E[x | h^1] (the usual picture: Bernoulli
-            probabilities, Gaussian means); False draws x ~ p(x | h^1).
+          mean: False draws x ~ p(x | h^1); True returns E[x | h^1] (the
+            usual picture: Bernoulli probabilities, Gaussian means; what
+            `sample_grid_options` asks for).
         Returns:
           [n, *event_shape].
         """
@@ -320,8 +321,8 @@ class LatentVariableModel(GenerativeModel):
         return self.generative_layers[0].make_distribution(params).sample(seed=seeds[-1])
 
     # ------------------------------------------------------------ latent tools
-    def encode_mean(self, x):
-        """E_q[h^1 | x] (for a flow posterior: the flowed mean of its base):
+    def encode(self, x):
+        """The code of x, E_q[h^1 | x] (for a flow posterior: the flowed mean of its base):
         [batch, *event_shape] -> [batch, latent_dims[0]]."""
         self._ensure_built()
         x = self.validate_input(x)
@@ -329,38 +330,61 @@ class LatentVariableModel(GenerativeModel):
 
     def reconstruct(self, x):
         """E[x | h^1 = E_q[h^1 | x]]: [batch, *event_shape] -> same shape."""
-        return self.decode_mean(self.encode_mean(x))
+        return self.decode(self.encode(x))
 
-    def interpolate(self, x_start, x_end, num_steps=8, method="linear"):
-        """Decoded means between the posterior means of two inputs.
+    def interpolate(self, start=None, end=None, *, num_steps=8, method="linear", seed=None):
+        """Decoded means between the posterior means of two inputs (see
+        `GenerativeModel.interpolate`); an end that is None is drawn from p(h^1)
+        (one stochastic layer) with `seed`.
 
-        x_start, x_end: [1, *event_shape] (or [*event_shape]). -> [num_steps, *event_shape].
+        start, end: [1, *event_shape] or [*event_shape], or None. -> [num_steps, *event_shape].
         """
-        pair = tf.concat([tf.reshape(tf.cast(x, tf.float32), [1, *self.event_shape]) for x in (x_start, x_end)], 0)
-        z = self.encode_mean(pair)
-        return self.decode_mean(interpolate(z[0], z[1], num_steps, method))
+        ends = []
+        if start is None or end is None:
+            if self.num_stochastic_layers > 1:
+                raise ValueError(f"{type(self).__name__}: interpolation ends drawn from the prior need one "
+                                 f"stochastic layer, got {self.num_stochastic_layers}; pass both ends")
+            drawn = self.prior().sample(2, seed=as_seed(seed))
+        for index, x in enumerate((start, end)):
+            if x is None:
+                ends.append(drawn[index])
+            else:
+                ends.append(self.encode(tf.reshape(tf.cast(x, tf.float32), [1, *self.event_shape]))[0])
+        return self.decode(interpolate(ends[0], ends[1], num_steps, method))
 
     def attribute_vector(self, x_with, x_without):
         """Mean posterior mean with an attribute minus without it: -> [latent_dims[0]]."""
-        return attribute_vector(self.encode_mean(x_with), self.encode_mean(x_without))
+        return attribute_vector(self.encode(x_with), self.encode(x_without))
 
     def apply_attribute(self, x, vector, strength=1.0):
-        """decode_mean(encode_mean(x) + strength * vector): -> [batch, *event_shape]."""
-        return self.decode_mean(apply_attribute(self.encode_mean(x), vector, strength))
+        """decode(encode(x) + strength * vector): -> [batch, *event_shape]."""
+        return self.decode(apply_attribute(self.encode(x), vector, strength))
 
-    def figures(self, x, num_steps=8):
+    def sample_grid_options(self, n):
+        """Pictures of samples show E[x | h^1]."""
+        return {"mean": True}
+
+    def figures(self, examples=None, *, seed=0, num_steps=8):
         """Model-space pictures for a run directory (data space: apply
         `data_transform.inverse`), each a batch of examples to tile:
 
           "reconstructions": rows of (x, reconstruction) pairs, [2n, *event_shape];
           "interpolations": for consecutive pairs of x, `num_steps` decoded
             points between their posterior means, [(n // 2) * num_steps, *event_shape].
-        x: [n, *event_shape], n >= 2.
+        examples: [n, *event_shape], n >= 2 (None: no figures).
         """
-        x = self.validate_input(x)
+        if examples is None:
+            return {}
+        x = self.validate_input(examples)
         pairs = tf.reshape(tf.stack([x, self.reconstruct(x)], 1), [-1, *self.event_shape])
-        paths = [self.interpolate(x[i], x[i + 1], num_steps) for i in range(0, int(x.shape[0]) - 1, 2)]
+        paths = [self.interpolate(x[i], x[i + 1], num_steps=num_steps) for i in range(0, int(x.shape[0]) - 1, 2)]
         return {"reconstructions": pairs, "interpolations": tf.concat(paths, 0)}
+
+    def dataset_figures(self, load_examples, num_examples=2000):
+        """`latent_scatter` of `num_examples` test examples, for a 2-D latent."""
+        if self.latent_dims[0] != 2:
+            return {}
+        return {"latent_scatter": self.latent_scatter(*load_examples(num_examples))}
 
     def latent_scatter(self, x, labels=None, size=256):
         """A picture of the posterior means of a 2-D latent, coloured by label.
@@ -372,7 +396,7 @@ class LatentVariableModel(GenerativeModel):
         """
         if self.latent_dims[0] != 2:
             raise ValueError(f"latent_scatter needs latent_dim 2, got {self.latent_dims[0]}")
-        z = self.encode_mean(x).numpy()
+        z = self.encode(x).numpy()
         labels = np.zeros(len(z), np.int64) if labels is None else np.asarray(labels).astype(np.int64)
         low, high = np.percentile(z, 1, axis=0), np.percentile(z, 99, axis=0)
         margin = 0.1 * (high - low) + 1e-6
@@ -422,12 +446,12 @@ class LatentVariableModel(GenerativeModel):
         int_scalar = lambda name: tf.TensorSpec([], tf.int32, name=name)  # noqa: E731
 
         return {
-            "encode": (lambda x: {"z": self.encode_mean(x)}, [tf.TensorSpec(event, tf.float32, name="x")]),
+            "encode": (lambda x: {"z": self.encode(x)}, [tf.TensorSpec(event, tf.float32, name="x")]),
             "encode_sample": (
-                lambda x, seed: {"z": self.encode(x).sample(seed=as_seed(seed))},
+                lambda x, seed: {"z": self.encoder_distribution(x).sample(seed=as_seed(seed))},
                 [tf.TensorSpec(event, tf.float32, name="x"), int_scalar("seed")],
             ),
-            "decode": (lambda z: {"x": self.decode_mean(z)}, [tf.TensorSpec(latent, tf.float32, name="z")]),
+            "decode": (lambda z: {"x": self.decode(z)}, [tf.TensorSpec(latent, tf.float32, name="z")]),
             "sample": (
                 lambda n, seed: {"samples": self.sample(n, seed=seed)},
                 [int_scalar("n"), int_scalar("seed")],
