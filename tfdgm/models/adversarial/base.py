@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdgm.distribute import replica_rows, step_seed
 from tfdgm.models import latent_tools
 from tfdgm.models.base import GenerativeModel, as_seed
 from tfdgm.nn import dcgan as players
@@ -299,10 +300,9 @@ class AdversarialModel(GenerativeModel):
 
     def training_seed(self):
         """A fresh stateless seed per step from a Keras `SeedGenerator`
-        (reproducible after `keras.utils.set_random_seed`); random under replicas."""
-        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-            return as_seed(None)
-        return tf.cast(self._seed_generator.next(), tf.int32)
+        (reproducible after `keras.utils.set_random_seed`); under replicas the
+        same on all of them (`tfdgm.distribute.step_seed`)."""
+        return step_seed(self._seed_generator, self.generator_optimizer.iterations)
 
     def training_context(self, context, batch_size):
         """The context used in training from the batch's labels (default: labels ignored)."""
@@ -333,13 +333,15 @@ class AdversarialModel(GenerativeModel):
         p_z = self.noise_distribution()
         seeds = tf.random.experimental.stateless_split(self.training_seed(), 2 * self.n_critic + 2)
         for step in range(self.n_critic):  # D <- D - eta grad_D loss_D, n_critic times
-            fake = self._generate(p_z.sample(batch, seed=seeds[2 * step]), context, training=True, seed=seeds[2 * step])
+            z = replica_rows(lambda n, seed=seeds[2 * step]: p_z.sample(n, seed=seed), batch)
+            fake = self._generate(z, context, training=True, seed=seeds[2 * step])
             with tf.GradientTape() as tape:
                 d_loss, extras = self.discriminator_objective(x, fake, context, seeds[2 * step + 1])
             self.apply_gradients(tape, d_loss, self.discriminator_variables(), self.discriminator_optimizer)
             self.after_discriminator_step()
         with tf.GradientTape() as tape:  # G <- G - eta grad_G loss_G, once
-            fake = self._generate(p_z.sample(batch, seed=seeds[-2]), context, training=True, seed=seeds[-1])
+            z = replica_rows(lambda n: p_z.sample(n, seed=seeds[-2]), batch)
+            fake = self._generate(z, context, training=True, seed=seeds[-1])
             g_loss = self.generator_objective(fake, context)
             regularizer, more = self.generator_regularizer(
                 x, context, tf.random.experimental.stateless_fold_in(seeds[-1], 1))
