@@ -37,6 +37,8 @@ __all__ = [
     "reducible_logs",
     "step_seed",
     "replica_rows",
+    "replica_seed",
+    "replica_sum",
     "worker_failures",
     "translate_worker_failures",
 ]
@@ -371,6 +373,26 @@ def replica_rows(sample, batch_size):
     rows = sample(batch_size * replicas)
     start = tf.cast(context.replica_id_in_sync_group, tf.int32) * batch_size
     return rows[start:start + batch_size]
+
+
+def replica_seed(seed):
+    """`seed` with the replica's id folded in under several replicas (each
+    replica, on every worker, then draws its own numbers: its own Gibbs
+    chains); `seed` unchanged otherwise."""
+    context = tf.distribute.get_replica_context()
+    if tf.distribute.get_strategy().num_replicas_in_sync == 1 or context is None:
+        return seed
+    return tf.random.experimental.stateless_fold_in(seed, tf.cast(context.replica_id_in_sync_group, tf.int32))
+
+
+def replica_sum(values):
+    """The sums over all replicas of `values` (a list of tensors) under
+    several replicas, e.g. the statistics of every worker's shard; `values`
+    unchanged otherwise."""
+    context = tf.distribute.get_replica_context()
+    if tf.distribute.get_strategy().num_replicas_in_sync == 1 or context is None:
+        return values
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, values)
 
 
 def _is_scalar_tensor(value):

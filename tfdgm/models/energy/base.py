@@ -41,6 +41,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdgm.distribute import replica_seed, replica_sum
 from tfdgm.inference.ais import ais_log_partition
 from tfdgm.inference.gibbs import bernoulli, run_chain, split_seed
 from tfdgm.models.base import GenerativeModel, as_seed
@@ -194,7 +195,8 @@ class EnergyModel(GenerativeModel):
         self.seed_generator = keras.random.SeedGenerator(0, name="gibbs_seed")
 
     def _next_seed(self):
-        return tf.cast(self.seed_generator.next(), tf.int32)
+        # Under replicas each replica draws its own Gibbs noise (its own PCD chains).
+        return replica_seed(tf.cast(self.seed_generator.next(), tf.int32))
 
     def base_logits(self, epsilon=1e-3):
         """Logits of the training data's mean (the base-rate model of AIS,
@@ -203,9 +205,10 @@ class EnergyModel(GenerativeModel):
 
     def _track_data_mean(self, flat):
         """Running mean of every training example seen (exact, not decayed)."""
-        batch = tf.cast(tf.shape(flat)[0], tf.float32)
+        # Under replicas: the examples of every replica (tfdgm.distribute.replica_sum).
+        total, batch = replica_sum([tf.reduce_sum(flat, 0), tf.cast(tf.shape(flat)[0], tf.float32)])
         count = self.data_count + batch
-        self.data_mean.assign_add((tf.reduce_sum(flat, 0) - batch * self.data_mean) / count)
+        self.data_mean.assign_add((total - batch * self.data_mean) / count)
         self.data_count.assign(count)
 
     # -------------------------------------------------------------- interface
@@ -271,7 +274,7 @@ class EnergyModel(GenerativeModel):
         return self.distribution().annealing_path(self.base_logits())
 
     def _current_log_z(self):
-        if math.isnan(float(self.log_z)):
+        if math.isnan(float(tf.convert_to_tensor(self.log_z))):
             if not self.enumerable:
                 raise ValueError(
                     f"{type(self).__name__}.log_prob needs log Z: call model.log_partition() (AIS) first "
@@ -474,7 +477,7 @@ class EnergyModel(GenerativeModel):
     def export_signatures(self):
         """`log_prob` (with the stored log Z; estimated first if unset), `sample`
         (Gibbs, `sampling_steps` sweeps, seeded) and `features` (p(h|v))."""
-        if math.isnan(float(self.log_z)):
+        if math.isnan(float(tf.convert_to_tensor(self.log_z))):
             self.log_partition("auto")
         event = [None, *self.event_shape]
         steps = self.sampling_steps
