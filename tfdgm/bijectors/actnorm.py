@@ -5,16 +5,13 @@ data-dependent initialization.
 
 import keras
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from tfdgm.bijectors.base import InstanceCache
-
-tfb = tfp.bijectors
+from tfdgm.bijectors.base import Bijector
 
 __all__ = ["ActNorm", "ActNormLayer"]
 
 
-class ActNorm(InstanceCache, tfb.Bijector):
+class ActNorm(Bijector):
     """Per-channel affine map on the last axis, written latent -> data:
 
         forward(z) = z * exp(log_scale) + loc,
@@ -39,14 +36,14 @@ class ActNorm(InstanceCache, tfb.Bijector):
         super().__init__(forward_min_event_ndims=1, validate_args=validate_args,
                          parameters=parameters, name=name)
 
-    def _forward(self, z):
-        return z * tf.exp(self._log_scale) + self._loc
-
-    def _inverse(self, x):
-        return (x - self._loc) * tf.exp(-self._log_scale)
-
-    def _forward_log_det_jacobian(self, z):
+    def _log_det(self, z):
         return tf.broadcast_to(tf.reduce_sum(self._log_scale), tf.shape(z)[:-1])
+
+    def forward_and_log_det(self, z):
+        return z * tf.exp(self._log_scale) + self._loc, self._log_det(z)
+
+    def inverse_and_log_det(self, x):
+        return (x - self._loc) * tf.exp(-self._log_scale), -self._log_det(x)
 
 
 class ActNormLayer(keras.layers.Layer):

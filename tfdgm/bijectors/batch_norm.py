@@ -4,14 +4,13 @@ parameters, `layer.bijector(training)` builds the TFP bijector from them."""
 
 import keras
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-tfb = tfp.bijectors
+from tfdgm.bijectors.base import Bijector
 
 __all__ = ["BatchNormBijector", "BatchNorm"]
 
 
-class BatchNormBijector(tfb.Bijector):
+class BatchNormBijector(Bijector):
     """Batch norm in the data -> noise direction, as its inverse:
 
         inverse: u = (x - m) / sqrt(v + eps) * exp(log_gamma) + beta,
@@ -82,21 +81,18 @@ class BatchNormBijector(tfb.Bijector):
                 self._record(mean, variance)
         return mean, variance
 
-    def _forward(self, x):
-        mean, variance = self._statistics()
-        return (x - self._beta) * tf.exp(-self._log_gamma) * tf.sqrt(variance + self._epsilon) + mean
-
-    def _inverse(self, y):
-        mean, variance = self._statistics(y, record=True)
-        return (y - mean) * tf.math.rsqrt(variance + self._epsilon) * tf.exp(self._log_gamma) + self._beta
-
-    def _inverse_log_det_jacobian(self, y):
-        _, variance = self._statistics(y)
+    def _log_det_of_inverse(self, variance):
         return tf.reduce_sum(self._log_gamma - 0.5 * tf.math.log(variance + self._epsilon))
 
-    def _forward_log_det_jacobian(self, x):
-        _, variance = self._statistics()
-        return -tf.reduce_sum(self._log_gamma - 0.5 * tf.math.log(variance + self._epsilon))
+    def forward_and_log_det(self, x):
+        mean, variance = self._statistics()
+        y = (x - self._beta) * tf.exp(-self._log_gamma) * tf.sqrt(variance + self._epsilon) + mean
+        return y, -self._log_det_of_inverse(variance)
+
+    def inverse_and_log_det(self, y):
+        mean, variance = self._statistics(y, record=True)
+        x = (y - mean) * tf.math.rsqrt(variance + self._epsilon) * tf.exp(self._log_gamma) + self._beta
+        return x, self._log_det_of_inverse(variance)
 
 
 class BatchNorm(keras.layers.Layer):

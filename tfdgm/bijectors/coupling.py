@@ -10,12 +10,9 @@ the Jacobian is triangular and its log-determinant is a sum of log-scales.
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from tfdgm.bijectors.base import InstanceCache
+from tfdgm.bijectors.base import Bijector
 from tfdgm.nn.context import broadcast_context
-
-tfb = tfp.bijectors
 
 __all__ = [
     "vector_mask",
@@ -85,7 +82,7 @@ def bound_log_scale(raw, bound):
 
 
 # --------------------------------------------------------------- bijectors
-class _Coupling(InstanceCache, tfb.Bijector):
+class _Coupling(Bijector):
     """Shared masked coupling: y = b*x + (1-b)*(x*exp(s(b*x)) + t(b*x))."""
 
     def __init__(self, mask, fn, additive, log_scale_bound, validate_args, name, parameters):
@@ -93,10 +90,6 @@ class _Coupling(InstanceCache, tfb.Bijector):
         self._fn = fn
         self._additive = additive
         self._log_scale_bound = log_scale_bound
-        # Network outputs per input tensor, so forward + log-det (or inverse +
-        # inverse-log-det) evaluate the network once. The tensor itself is
-        # kept, so its id cannot be reused while the entry lives.
-        self._memo = {}
         rank = len(self._mask.shape)
         super().__init__(
             forward_min_event_ndims=rank,
@@ -111,45 +104,33 @@ class _Coupling(InstanceCache, tfb.Bijector):
         return self._mask
 
     def _shift_and_log_scale(self, x):
-        entry = self._memo.get(id(x))
-        if entry is not None and entry[0] is x:
-            return entry[1]
         out = self._fn(x * self._mask)
         if self._additive:
-            result = (out, None)
-        else:
-            shift, raw = out
-            result = (shift, bound_log_scale(raw, self._log_scale_bound))
-        self._memo[id(x)] = (x, result)
-        return result
+            return out, None
+        shift, raw = out
+        return shift, bound_log_scale(raw, self._log_scale_bound)
 
-    def _forward(self, x):
+    def _log_det(self, x, log_scale):
+        rank = len(self._mask.shape)
+        if log_scale is None:
+            return tf.zeros(tf.shape(x)[: tf.rank(x) - rank], x.dtype)
+        return tf.reduce_sum((1.0 - self._mask) * log_scale, axis=list(range(-rank, 0)))
+
+    def forward_and_log_det(self, x):
         shift, log_scale = self._shift_and_log_scale(x)
         inner = 1.0 - self._mask
         if log_scale is None:
-            return x + inner * shift
-        return x + inner * (x * tf.math.expm1(log_scale) + shift)
+            return x + inner * shift, self._log_det(x, None)
+        return x + inner * (x * tf.math.expm1(log_scale) + shift), self._log_det(x, log_scale)
 
-    def _inverse(self, y):
+    def inverse_and_log_det(self, y):
         # b*y == b*x, so the network sees the same input in both directions.
         shift, log_scale = self._shift_and_log_scale(y)
         inner = 1.0 - self._mask
         if log_scale is None:
-            return y - inner * shift
-        return self._mask * y + inner * (y - shift) * tf.exp(-log_scale)
-
-    def _log_det(self, x):
-        rank = len(self._mask.shape)
-        if self._additive:
-            return tf.zeros(tf.shape(x)[: tf.rank(x) - rank], x.dtype)
-        _, log_scale = self._shift_and_log_scale(x)
-        return tf.reduce_sum((1.0 - self._mask) * log_scale, axis=list(range(-rank, 0)))
-
-    def _forward_log_det_jacobian(self, x):
-        return self._log_det(x)
-
-    def _inverse_log_det_jacobian(self, y):
-        return -self._log_det(y)
+            return y - inner * shift, self._log_det(y, None)
+        x = self._mask * y + inner * (y - shift) * tf.exp(-log_scale)
+        return x, -self._log_det(y, log_scale)
 
 
 class AdditiveCoupling(_Coupling):

@@ -6,16 +6,13 @@ import keras
 import numpy as np
 import scipy.linalg
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from tfdgm.bijectors.base import InstanceCache
-
-tfb = tfp.bijectors
+from tfdgm.bijectors.base import Bijector
 
 __all__ = ["InvertibleConv1x1", "InvertibleConv1x1Layer"]
 
 
-class InvertibleConv1x1(InstanceCache, tfb.Bijector):
+class InvertibleConv1x1(Bijector):
     """y = W x at every pixel, W = P L (U + diag(s)) (Glow, eq. 10):
 
         log|det d forward/dx| = (H * W) * sum(log|s|).
@@ -72,14 +69,14 @@ class InvertibleConv1x1(InstanceCache, tfb.Bijector):
         upper_inv = tf.linalg.triangular_solve(upper, eye, lower=False)
         return upper_inv @ lower_inv @ tf.transpose(self._permutation)
 
-    def _forward(self, x):
-        return tf.tensordot(x, self.weight(), [[-1], [1]])
-
-    def _inverse(self, y):
-        return tf.tensordot(y, self.inverse_weight(), [[-1], [1]])
-
-    def _forward_log_det_jacobian(self, x):
+    def _log_det(self, x):
         return tf.broadcast_to(tf.reduce_sum(self._log_s), tf.shape(x)[:-1])
+
+    def forward_and_log_det(self, x):
+        return tf.tensordot(x, self.weight(), [[-1], [1]]), self._log_det(x)
+
+    def inverse_and_log_det(self, y):
+        return tf.tensordot(y, self.inverse_weight(), [[-1], [1]]), -self._log_det(y)
 
 
 class InvertibleConv1x1Layer(keras.layers.Layer):

@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.bijectors.base import InstanceCache
+from tfdgm.bijectors.base import Bijector
 
 tfb = tfp.bijectors
 
@@ -58,7 +58,7 @@ def planar_u_hat(u, w, event_ndims=1):
     return u_hat + _expand((m - _dot(w, u_hat, event_ndims)) / norm_sq, event_ndims) * w
 
 
-class Planar(InstanceCache, tfb.Bijector):
+class Planar(Bijector):
     """The planar map f(z) = z + û h(wᵀz + b), h = tanh (Rezende & Mohamed 2015, eq. 10):
 
         log|det df/dz| = log|1 + h'(wᵀz + b) wᵀû|                 (eq. 11-12)
@@ -105,18 +105,23 @@ class Planar(InstanceCache, tfb.Bijector):
     def _pre_activation(self, z):
         return _dot(self._w, z, self._event_ndims) + self._b
 
-    def _forward(self, z):
-        a = self._pre_activation(z)
-        return z + self.u_hat * _expand(tf.tanh(a), self._event_ndims)
+    def _map_and_log_det(self, z, u_hat):
+        """f(z) (eq. 10) and log|det df/dz| (eq. 11-12), sharing a and û."""
+        h = tf.tanh(self._pre_activation(z))
+        wu = _dot(self._w, u_hat, self._event_ndims)
+        y = z + u_hat * _expand(h, self._event_ndims)
+        return y, tf.math.log(tf.abs(1.0 + (1.0 - tf.square(h)) * wu))
 
-    def _forward_log_det_jacobian(self, z):
-        a = self._pre_activation(z)
-        wu = _dot(self._w, self.u_hat, self._event_ndims)
-        return tf.math.log(tf.abs(1.0 + (1.0 - tf.square(tf.tanh(a))) * wu))
+    def forward_and_log_det(self, z):
+        return self._map_and_log_det(z, self.u_hat)
 
-    def _inverse(self, y):
-        n = self._event_ndims
+    def inverse_and_log_det(self, y):
         u_hat = self.u_hat
+        z = self._inverse_map(y, u_hat)
+        return z, -self._map_and_log_det(z, u_hat)[1]
+
+    def _inverse_map(self, y, u_hat):
+        n = self._event_ndims
         wu = _dot(self._w, u_hat, n)
         c = self._pre_activation(y)
         shape = tf.broadcast_dynamic_shape(tf.shape(wu), tf.shape(c))

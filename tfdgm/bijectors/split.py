@@ -22,17 +22,14 @@ of entries of z.
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from tfdgm.bijectors.base import InstanceCache
+from tfdgm.bijectors.base import Bijector
 from tfdgm.bijectors.coupling import CouplingLayer, channel_mask
-
-tfb = tfp.bijectors
 
 __all__ = ["FactorOut", "SplitPriorLayer"]
 
 
-class FactorOut(InstanceCache, tfb.Bijector):
+class FactorOut(Bijector):
     """Applies a shape-preserving `bijector` to the first `num_kept` channels only:
 
         forward([z1, z2]) = [bijector.forward(z1), z2],
@@ -53,7 +50,6 @@ class FactorOut(InstanceCache, tfb.Bijector):
         self._inner = bijector
         self._num_kept = int(num_kept)
         self._event_ndims = int(event_ndims)
-        self._parts = {}  # one slice per input tensor, so the inner chain's cache hits
         super().__init__(forward_min_event_ndims=self._event_ndims, validate_args=validate_args,
                          parameters=parameters, name=name)
 
@@ -62,28 +58,21 @@ class FactorOut(InstanceCache, tfb.Bijector):
         return self._inner
 
     def _split(self, x):
-        entry = self._parts.get(id(x))
-        if entry is not None and entry[0] is x:
-            return entry[1]
-        parts = (x[..., : self._num_kept], x[..., self._num_kept:])
-        self._parts[id(x)] = (x, parts)
-        return parts
+        return x[..., : self._num_kept], x[..., self._num_kept:]
 
-    def _forward(self, x):
-        kept, out = self._split(x)
-        return tf.concat([self._inner.forward(kept), out], axis=-1)
+    # One slice for the map and its log-det, so the inner bijector's cache
+    # sees the same tensor twice and runs its networks once.
+    def forward_and_log_det(self, x):
+        kept, passed = self._split(x)
+        y = self._inner.forward(kept)
+        log_det = self._inner.forward_log_det_jacobian(kept, event_ndims=self._event_ndims)
+        return tf.concat([y, passed], axis=-1), log_det
 
-    def _inverse(self, y):
-        kept, out = self._split(y)
-        return tf.concat([self._inner.inverse(kept), out], axis=-1)
-
-    def _forward_log_det_jacobian(self, x):
-        kept, _ = self._split(x)
-        return self._inner.forward_log_det_jacobian(kept, event_ndims=self._event_ndims)
-
-    def _inverse_log_det_jacobian(self, y):
-        kept, _ = self._split(y)
-        return self._inner.inverse_log_det_jacobian(kept, event_ndims=self._event_ndims)
+    def inverse_and_log_det(self, y):
+        kept, passed = self._split(y)
+        x = self._inner.inverse(kept)
+        log_det = self._inner.inverse_log_det_jacobian(kept, event_ndims=self._event_ndims)
+        return tf.concat([x, passed], axis=-1), log_det
 
 
 class _ZeroConv(keras.layers.Layer):

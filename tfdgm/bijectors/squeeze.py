@@ -2,11 +2,8 @@
 volume-preserving, shape-changing bijector."""
 
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from tfdgm.bijectors.base import InstanceCache
-
-tfb = tfp.bijectors
+from tfdgm.bijectors.base import Bijector
 
 __all__ = ["Squeeze", "squeeze_shape"]
 
@@ -21,7 +18,7 @@ def squeeze_shape(event_shape, factor=2):
     return [h // factor, w // factor, c * factor * factor]
 
 
-class Squeeze(InstanceCache, tfb.Bijector):
+class Squeeze(Bijector):
     """Space-to-depth: each f x f x C block becomes a 1 x 1 x f²C pixel.
 
         forward: [..., H, W, C] -> [..., H/f, W/f, f²C],   log|det| = 0.
@@ -43,15 +40,15 @@ class Squeeze(InstanceCache, tfb.Bijector):
         super().__init__(forward_min_event_ndims=3, is_constant_jacobian=True,
                          validate_args=validate_args, parameters=parameters, name=name)
 
-    def _forward(self, x):
+    def forward_and_log_det(self, x):
         f = self._factor
         h, w, c = squeeze_shape(x.shape[-3:], f)
         batch = tf.shape(x)[:-3]
         x = tf.reshape(x, [-1, h, f, w, f, c // (f * f)])
         x = tf.transpose(x, [0, 1, 3, 2, 4, 5])
-        return tf.reshape(x, tf.concat([batch, [h, w, c]], axis=0))
+        return tf.reshape(x, tf.concat([batch, [h, w, c]], axis=0)), tf.zeros([], x.dtype)
 
-    def _inverse(self, y):
+    def inverse_and_log_det(self, y):
         f = self._factor
         h, w, c = (int(d) for d in y.shape[-3:])
         if c % (f * f):
@@ -59,10 +56,8 @@ class Squeeze(InstanceCache, tfb.Bijector):
         batch = tf.shape(y)[:-3]
         y = tf.reshape(y, [-1, h, w, f, f, c // (f * f)])
         y = tf.transpose(y, [0, 1, 3, 2, 4, 5])
-        return tf.reshape(y, tf.concat([batch, [h * f, w * f, c // (f * f)]], axis=0))
-
-    def _forward_log_det_jacobian(self, x):
-        return tf.zeros([], x.dtype)
+        return (tf.reshape(y, tf.concat([batch, [h * f, w * f, c // (f * f)]], axis=0)),
+                tf.zeros([], y.dtype))
 
     def _forward_event_shape(self, input_shape):
         shape = tf.TensorShape(input_shape)

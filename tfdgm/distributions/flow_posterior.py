@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.bijectors.base import InstanceCache
+from tfdgm.bijectors.base import Bijector
 from tfdgm.distributions.layers import _SOFTPLUS_ONE, FlatParamsLayer
 from tfdgm.nn.masked import MaskedDense, hidden_degrees, input_degrees, input_order, made_masks
 
@@ -78,8 +78,8 @@ class PlanarFlowPosteriorLayer(FlatParamsLayer):
         z = loc + scale * noise
         log_q = tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1).log_prob(z)
         for flow in flows:
-            log_q = log_q - flow.forward_log_det_jacobian(z, event_ndims=1)
-            z = flow.forward(z)
+            z, log_det = flow.forward_and_log_det(z)
+            log_q = log_q - log_det
         return z, log_q
 
     def sample_from_noise(self, params, noise):
@@ -96,7 +96,7 @@ class PlanarFlowPosteriorLayer(FlatParamsLayer):
         return {**super().get_config(), "num_flows": self.num_flows, "min_scale": self.min_scale}
 
 
-class IAFGate(InstanceCache, tfb.Bijector):
+class IAFGate(Bijector):
     """One IAF step in the numerically stable, LSTM-like form (Kingma et al.
     2016, eqs. 13-14 and Algorithm 1):
 
@@ -109,11 +109,12 @@ class IAFGate(InstanceCache, tfb.Bijector):
 
         log|det dz'/dz| = sum_d log sigma_d                              (eq. 11)
 
-    Forward (the sampling direction) is one network pass. Inverse (only
-    needed to evaluate q at an arbitrary z, never for the ELBO or L_k) solves
-    z_d = (z'_d - (1 - sigma_d) m_d) / sigma_d in D sequential passes (a
-    `tf.while_loop` of fixed length: after pass t the first t coordinates in
-    the ordering are exact).
+    Forward (the sampling direction) is one network pass for the map and its
+    log-determinant. Inverse (only needed to evaluate q at an arbitrary z,
+    never for the ELBO or L_k) solves z_d = (z'_d - (1 - sigma_d) m_d) /
+    sigma_d in D sequential passes (a `tf.while_loop` of fixed length: after
+    pass t the first t coordinates in the ordering are exact, so the last
+    pass reads sigma at the exact z and gives the log-determinant too).
 
     Arguments:
       mean_and_gate_fn: z [..., D] -> (m, s), two [..., D] tensors,
@@ -127,28 +128,22 @@ class IAFGate(InstanceCache, tfb.Bijector):
         self._num_dims = int(num_dims)
         super().__init__(forward_min_event_ndims=1, validate_args=validate_args, parameters=parameters, name=name)
 
-    def forward_and_log_det_jacobian(self, z):
+    def forward_and_log_det(self, z):
         """(z', log|det dz'/dz|) in one network pass: [..., D] -> ([..., D], [...])."""
         m, s = self._mean_and_gate_fn(z)
         sigma = tf.sigmoid(s)
         return sigma * z + (1.0 - sigma) * m, tf.reduce_sum(tf.math.log_sigmoid(s), -1)
 
-    def _forward(self, z):
-        return self.forward_and_log_det_jacobian(z)[0]
-
-    def _forward_log_det_jacobian(self, z):
-        _, s = self._mean_and_gate_fn(z)
-        return tf.reduce_sum(tf.math.log_sigmoid(s), -1)
-
-    def _inverse(self, y):
-        def body(step, z):
+    def inverse_and_log_det(self, y):
+        def body(step, z, s):
             m, s = self._mean_and_gate_fn(z)
             sigma = tf.sigmoid(s)
-            return step + 1, (y - (1.0 - sigma) * m) / sigma
+            return step + 1, (y - (1.0 - sigma) * m) / sigma, s
 
-        _, z = tf.while_loop(lambda step, z: step < self._num_dims, body, (tf.constant(0), tf.zeros_like(y)),
-                             maximum_iterations=self._num_dims)
-        return z
+        _, z, s = tf.while_loop(lambda step, *_: step < self._num_dims, body,
+                                (tf.constant(0), tf.zeros_like(y), tf.zeros_like(y)),
+                                maximum_iterations=self._num_dims)
+        return z, -tf.reduce_sum(tf.math.log_sigmoid(s), -1)
 
 
 class IAFConditioner(keras.layers.Layer):
@@ -306,7 +301,7 @@ class IAFPosteriorLayer(FlatParamsLayer):
         z = loc + scale * noise
         log_q = tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1).log_prob(z)
         for gate in gates:
-            z, log_det = gate.forward_and_log_det_jacobian(z)
+            z, log_det = gate.forward_and_log_det(z)
             log_q = log_q - log_det
         return z, log_q
 
