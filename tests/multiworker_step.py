@@ -1,10 +1,10 @@
 """One SGD training step of a small model, for tests/test_multiworker.py.
 
-Run as `python -m tests.multiworker_step MODEL STRATEGY OUT.npz`: builds
-MODEL ("maf" or "gan") with a fixed seed under STRATEGY ("default" or
-"multiworker", cluster from TF_CONFIG), takes one `fit` step on a fixed
-global batch of 16 examples, and (on the chief) writes the initial and the
-updated weights to OUT.npz. SGD, not Adam: Adam's first step is nearly
+Run as `python -m tests.multiworker_step MODELS STRATEGY OUT_DIR`: for each
+of the comma-separated MODELS ("maf", "gan"), builds it with a fixed seed
+under STRATEGY ("default" or "multiworker", cluster from TF_CONFIG), takes
+one `fit` step on a fixed global batch of 16 examples, and (on the chief)
+writes the initial and the updated weights to OUT_DIR/MODEL.npz. SGD, not Adam: Adam's first step is nearly
 sign(gradient) and would hide a gradient off by a constant factor.
 """
 
@@ -34,8 +34,13 @@ def build(name):
     return model
 
 
-def main(name, strategy_name, out):
+def main(names, strategy_name, out_dir):
     strategy = distribute.make_strategy(strategy_name)
+    for name in names.split(","):
+        one_step(name, strategy, f"{out_dir}/{name}.npz")
+
+
+def one_step(name, strategy, out):
     keras.utils.set_random_seed(7)
     with strategy.scope():
         model = build(name)

@@ -18,6 +18,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import shutil
 import tempfile
 
@@ -146,18 +147,22 @@ def _multi_worker_strategy():
     options = tf.distribute.experimental.CommunicationOptions(
         timeout_seconds=_seconds_from_environment("TFDGM_COLLECTIVE_TIMEOUT", DEFAULT_COLLECTIVE_TIMEOUT)
     )
-    global _MULTI_WORKER_STARTED
+    global _MULTI_WORKER_STARTED, _MULTI_WORKER_STRATEGY
+    if _MULTI_WORKER_STRATEGY is not None:  # a process joins its cluster once
+        return _MULTI_WORKER_STRATEGY
     try:
         strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     except (tf.errors.OpError, RuntimeError) as error:
         raise WorkerLost(_lost_message(error, "while the workers connected")) from None
     _MULTI_WORKER_STARTED = _MULTI_WORKER_STARTED or is_multi_worker(strategy)
+    _MULTI_WORKER_STRATEGY = strategy
     return strategy
 
 
 #: Whether this process has joined a multi-worker cluster (errors of its
 #: collectives then mean a lost worker).
 _MULTI_WORKER_STARTED = False
+_MULTI_WORKER_STRATEGY = None
 
 
 def _configure_coordination_service(cluster):
@@ -411,10 +416,21 @@ _LOST_ERRORS = (
 
 
 def _lost_message(error, when="during training"):
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = str(error)
+    tasks = sorted(set(re.findall(r"/job:\w+/replica:\d+/task:\d+", text)))
+    if "unhealthy" in text or "heartbeat" in text:
+        cause = "stopped sending heartbeats"
+    elif isinstance(error, tf.errors.DeadlineExceededError):
+        cause = "did not answer a collective in time"
+    elif isinstance(error, tf.errors.UnavailableError):
+        cause = "became unreachable (connection lost)"
+    else:
+        lines = [line.strip() for line in text.splitlines() if line.strip() and "Graph execution error" not in line]
+        cause = f"{type(error).__name__}: {lines[0][:200] if lines else 'no detail'}"
+    who = ", ".join(tasks) if tasks else "a worker"
     return (
-        f"a worker of the multi-worker run was lost {when} ({type(error).__name__}: {first_line[:300]}); "
-        "restart every worker with the same command and --resume to continue from the last checkpoint"
+        f"multi-worker run stopped {when}: {who} {cause}; restart every worker with the same "
+        "command and --resume to continue from the last checkpoint"
     )
 
 
