@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tfdgm  # noqa: E402
-from tfdgm.inference import exact  # noqa: E402
+from tfdgm.distributions.dbm import dbm_log_unnormalized  # noqa: E402
 from tfdgm.models.energy import DBM  # noqa: E402
 
 
@@ -42,7 +42,7 @@ def _check(model, test, args, stage):
     ais_log_z, stderr = model.log_partition("ais", num_runs=args.ais_runs, num_betas=args.ais_betas, seed=0)
     ais_seconds = time.perf_counter() - start
     exact_log_p = np.concatenate([
-        exact.dbm_log_unnormalized(tf.constant(test[i:i + 100]), model.layer_weights, model.biases).numpy()
+        dbm_log_unnormalized(tf.constant(test[i:i + 100]), model.layer_weights, model.biases).numpy()
         for i in range(0, len(test), 100)]) - exact_log_z
     bound = model.lower_bound(test).numpy() - exact_log_z
     row = {"stage": stage, "exact_log_z": exact_log_z, "ais_log_z": ais_log_z, "ais_stderr": stderr,

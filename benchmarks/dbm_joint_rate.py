@@ -23,13 +23,13 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from dbm_bound_check import _arrays  # noqa: E402
-from tfdgm.inference import exact  # noqa: E402
+from tfdgm.distributions.dbm import dbm_log_unnormalized  # noqa: E402
 from tfdgm.models.energy import DBM  # noqa: E402
 
 
 def exact_log_likelihood(model, x):
     log_z = float(model.distribution().exact_log_normalizer())
-    return float(np.mean(exact.dbm_log_unnormalized(tf.constant(x), model.layer_weights, model.biases).numpy())
+    return float(np.mean(dbm_log_unnormalized(tf.constant(x), model.layer_weights, model.biases).numpy())
                  - log_z)
 
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfdgm import rng
-from tfdgm.inference.gibbs import bernoulli
+from tfdgm.distributions.gibbs import bernoulli
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])

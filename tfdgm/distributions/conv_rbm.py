@@ -24,9 +24,9 @@ import tensorflow as tf
 
 from tfdgm import rng
 from tfdgm.distributions.rbm import EnergyDistribution
-from tfdgm.inference import exact
-from tfdgm.inference.ais import AnnealingPath
-from tfdgm.inference.gibbs import bernoulli, run_chain, split_seed
+from tfdgm.distributions.annealing import AnnealingPath
+from tfdgm.distributions.enumeration import log_sum_over_states
+from tfdgm.distributions.gibbs import bernoulli, run_chain, split_seed
 from tfdgm.distributions.max_pooling import (  # noqa: F401 (re-exported)
     MAX_ENUMERATED_STATES,
     _unblocks,
@@ -240,7 +240,7 @@ class ConvRBMDistribution(EnergyDistribution):
                     f"exact log Z enumerates 2**{self._num_visible} visible states; expected at most "
                     f"{MAX_ENUMERATED_STATES} (use AIS: method='ais')"
                 )
-            return exact.log_sum_over_states(lambda v: -self.flat_free_energy(v), self._num_visible)
+            return log_sum_over_states(lambda v: -self.flat_free_energy(v), self._num_visible)
         return self.log_sum_over_hidden(self._hidden_log_weight)
 
     def _hidden_configurations(self):

@@ -12,9 +12,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.distributions.rbm import EnergyDistribution
-from tfdgm.inference import exact
-from tfdgm.inference.ais import AnnealingPath
-from tfdgm.inference.gibbs import bernoulli, split_seed
+from tfdgm.distributions.annealing import AnnealingPath
+from tfdgm.distributions.enumeration import CHUNK, log_sum_over_states
+from tfdgm.distributions.gibbs import bernoulli, split_seed
 
 __all__ = ["DBMDistribution"]
 
@@ -25,7 +25,7 @@ class DBMDistribution(EnergyDistribution):
     E(x) = -sum_l x_l.b_l - sum_{l>=1} x_{l-1} W_l x_l (S&H 2009, eq. 1 for L = 2).
     Given the even layers the odd ones are independent (and vice versa), so
     block Gibbs alternates odd and even layers. p*(v) needs a sum over the
-    hiddens, exact only when small (`exact.dbm_log_unnormalized`); for larger
+    hiddens, exact only when small (`dbm_log_unnormalized`); for larger
     models use `lower_bound` (mean-field, eq. 5).
 
     Arguments:
@@ -69,11 +69,11 @@ class DBMDistribution(EnergyDistribution):
         return total
 
     def _free_energy(self, v):
-        return -exact.dbm_log_unnormalized(v, self.weights, self.biases)
+        return -dbm_log_unnormalized(v, self.weights, self.biases)
 
     def energy(self, states):
         """E(x) for a list of layer states [n, size_l] -> [n]."""
-        return -exact.dbm_log_unnormalized_given(dict(enumerate(states)), self.weights, self.biases)
+        return -dbm_log_unnormalized_given(dict(enumerate(states)), self.weights, self.biases)
 
     # ------------------------------------------------------------ Gibbs
     def gibbs_step(self, states, seed):
@@ -141,14 +141,14 @@ class DBMDistribution(EnergyDistribution):
         for m in mu[1:]:
             m = tf.clip_by_value(m, 1e-7, 1 - 1e-7)
             entropy += -tf.reduce_sum(m * tf.math.log(m) + (1 - m) * tf.math.log1p(-m), -1)
-        bound = exact.dbm_log_unnormalized_given(dict(enumerate(mu)), self.weights, self.biases) + entropy
+        bound = dbm_log_unnormalized_given(dict(enumerate(mu)), self.weights, self.biases) + entropy
         log_normalizer = self._log_normalizer if log_normalizer is None else log_normalizer
         return bound if log_normalizer is None else bound - log_normalizer
 
     # ------------------------------------------------------------ partition function
     def exact_log_normalizer(self):
         """log Z by enumerating the smaller parity class of layers."""
-        return exact.dbm_log_partition(self.weights, self.biases)
+        return dbm_log_partition(self.weights, self.biases)
 
     def annealing_path(self, base_logits=None, hidden_base_logits=None):
         """AIS with the odd layers summed out (S&H 2009, Sec. 4).
@@ -204,3 +204,84 @@ class DBMDistribution(EnergyDistribution):
 
         log_z_base = tf.add_n([tf.reduce_sum(tf.math.softplus(logits)) for logits in base])
         return AnnealingPath(log_z_base, sample_base, log_unnormalized, transition)
+
+
+def dbm_log_unnormalized_given(states, weights, biases):
+    """log sum over the layers NOT in `states` of exp(-E), a DBM's energy being
+    E(x) = -sum_l x_l.b_l - sum_l x_{l-1} W_l x_l over layers x_0 = v, ..., x_L.
+
+    `states` maps layer index -> [n, size_l]; the missing layers must not be
+    adjacent (then they are conditionally independent and sum out in closed
+    form: prod_j (1 + exp(field_j))). -> [n].
+    """
+    total = 0.0
+    for layer, bias in enumerate(biases):
+        below = states.get(layer - 1) if layer > 0 else None
+        above = states.get(layer + 1) if layer < len(biases) - 1 else None
+        if layer in states:
+            total += tf.linalg.matvec(states[layer], bias)
+            if above is not None:
+                total += tf.reduce_sum((states[layer] @ weights[layer]) * above, -1)
+        else:
+            field = bias
+            if below is not None:
+                field = field + below @ weights[layer - 1]
+            if above is not None:
+                field = field + above @ tf.transpose(weights[layer])
+            total += tf.reduce_sum(tf.math.softplus(field), -1)
+    return total
+
+
+def _sizes(weights):
+    return [w.shape[0] for w in weights] + [weights[-1].shape[1]]
+
+
+def dbm_log_partition(weights, biases):
+    """Exact log Z of a deep Boltzmann machine with binary layers.
+
+    Given the even layers the odd ones are independent (and vice versa), so
+    the smaller parity class is enumerated and the other summed out.
+    weights: list of [size_{l-1}, size_l]; biases: list of [size_l] -> scalar.
+    """
+    weights = [tf.convert_to_tensor(w, tf.float32) for w in weights]
+    biases = [tf.convert_to_tensor(b, tf.float32) for b in biases]
+    sizes = _sizes(weights)
+    even = [layer for layer in range(len(sizes)) if layer % 2 == 0]
+    odd = [layer for layer in range(len(sizes)) if layer % 2 == 1]
+    layers = even if sum(sizes[i] for i in even) <= sum(sizes[i] for i in odd) else odd
+    widths = [sizes[layer] for layer in layers]
+    return log_sum_over_states(
+        lambda joint: dbm_log_unnormalized_given(
+            dict(zip(layers, tf.split(joint, widths, axis=-1))), weights, biases
+        ),
+        sum(widths),
+    )
+
+
+def dbm_log_unnormalized(v, weights, biases):
+    """Exact log sum_h exp(-E(v, h)) of a DBM: v [n, V] -> [n].
+
+    Enumerates the hidden layers of the parity with fewer units (odd: h1, h3;
+    or even: h2, h4) and sums the others out given them and v.
+    """
+    v = tf.convert_to_tensor(v, tf.float32)
+    weights = [tf.convert_to_tensor(w, tf.float32) for w in weights]
+    biases = [tf.convert_to_tensor(b, tf.float32) for b in biases]
+    sizes = _sizes(weights)
+    even_hidden = [layer for layer in range(2, len(sizes), 2)]
+    odd = [layer for layer in range(1, len(sizes), 2)]
+    if not even_hidden:  # one hidden layer: an RBM's free energy
+        return dbm_log_unnormalized_given({0: v}, weights, biases)
+    layers = even_hidden if sum(sizes[i] for i in even_hidden) <= sum(sizes[i] for i in odd) else odd
+    widths = [sizes[layer] for layer in layers]
+    n = tf.shape(v)[0]
+
+    def log_fn(joint):  # [chunk, width] -> [chunk, n]
+        chunk = tf.shape(joint)[0]
+        states = {
+            layer: tf.repeat(part, n, axis=0) for layer, part in zip(layers, tf.split(joint, widths, axis=-1))
+        }
+        states[0] = tf.tile(v, [chunk, 1])
+        return tf.reshape(dbm_log_unnormalized_given(states, weights, biases), [chunk, n])
+
+    return log_sum_over_states(log_fn, sum(widths), chunk_size=max(16, CHUNK // 256))

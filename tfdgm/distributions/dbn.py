@@ -12,7 +12,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfdgm.distributions.rbm import BernoulliRBMDistribution
-from tfdgm.inference.gibbs import bernoulli, split_seed
+from tfdgm.distributions.gibbs import bernoulli, split_seed
 
 tfd = tfp.distributions
 

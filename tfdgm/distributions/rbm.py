@@ -22,13 +22,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.inference import exact
-from tfdgm.inference.ais import AnnealingPath
-from tfdgm.inference.gibbs import bernoulli, run_chain, split_seed
+from tfdgm.distributions.annealing import AnnealingPath
+from tfdgm.distributions.enumeration import log_sum_over_states
+from tfdgm.distributions.gibbs import bernoulli, run_chain, split_seed
 
 tfd = tfp.distributions
 
-__all__ = ["EnergyDistribution", "BernoulliRBMDistribution"]
+__all__ = ["EnergyDistribution", "BernoulliRBMDistribution", "rbm_free_energy", "rbm_gibbs_sweep", "rbm_log_partition"]
 
 
 class EnergyDistribution(tfd.Distribution):
@@ -98,7 +98,7 @@ class EnergyDistribution(tfd.Distribution):
         if self._log_normalizer is None:
             raise ValueError(
                 f"{self.name}: log_prob needs log Z; pass log_normalizer= (an AIS estimate or "
-                "exact.*_log_partition), or use unnormalized_log_prob"
+                "the `*_log_partition` functions of `tfdgm.distributions`), or use unnormalized_log_prob"
             )
         return -self.free_energy(v) - self._log_normalizer
 
@@ -143,7 +143,7 @@ class BernoulliRBMDistribution(EnergyDistribution):
         distribution (default 0: uniform); the base rates of the data mix fastest.
 
     Example:
-      >>> rbm = BernoulliRBMDistribution(w, b, c, log_normalizer=exact.rbm_log_partition(w, b, c))
+      >>> rbm = BernoulliRBMDistribution(w, b, c, log_normalizer=rbm_log_partition(w, b, c))
       >>> rbm.log_prob(v), rbm.sample(10, seed=[1, 2])
     """
 
@@ -168,9 +168,7 @@ class BernoulliRBMDistribution(EnergyDistribution):
         return self.weights.shape[1]
 
     def _free_energy(self, v):
-        return -tf.linalg.matvec(v, self.visible_bias) - tf.reduce_sum(
-            tf.math.softplus(self.hidden_bias + v @ self.weights), -1
-        )
+        return rbm_free_energy(v, self.weights, self.visible_bias, self.hidden_bias)
 
     def energy(self, v, h):
         """E(v, h). v: [n, V], h: [n, H] -> [n]."""
@@ -200,7 +198,7 @@ class BernoulliRBMDistribution(EnergyDistribution):
 
     def exact_log_normalizer(self):
         """log Z by enumeration of the smaller layer (min(V, H) <= 24)."""
-        return exact.rbm_log_partition(self.weights, self.visible_bias, self.hidden_bias)
+        return rbm_log_partition(self.weights, self.visible_bias, self.hidden_bias)
 
     def annealing_path(self, base_logits=None):
         """The AIS path of Salakhutdinov & Murray (2008), Sec. 4.1, eqs. 15-18.
@@ -231,3 +229,47 @@ class BernoulliRBMDistribution(EnergyDistribution):
 
         log_z_base = tf.reduce_sum(tf.math.softplus(base)) + self.num_hidden * np.log(2.0)
         return AnnealingPath(log_z_base, sample_base, log_unnormalized, transition)
+
+
+def rbm_log_partition(weights, visible_bias, hidden_bias):
+    """Exact log Z of a Bernoulli RBM, E(v, h) = -v.b - h.c - v W h.
+
+    Sums the larger layer out analytically and enumerates the smaller:
+    Z = sum_v exp(v.b) prod_j (1 + exp(c_j + (vW)_j))  (or the same over h).
+    weights: [V, H], visible_bias: [V], hidden_bias: [H] -> scalar.
+    """
+    weights = tf.convert_to_tensor(weights, tf.float32)
+    num_visible, num_hidden = weights.shape
+    if num_visible <= num_hidden:
+        return log_sum_over_states(lambda v: -rbm_free_energy(v, weights, visible_bias, hidden_bias), num_visible)
+    # The RBM is symmetric in its layers: the hiddens' free energy has W^T and the biases swapped.
+    return log_sum_over_states(
+        lambda h: -rbm_free_energy(h, tf.transpose(weights), hidden_bias, visible_bias), num_hidden
+    )
+
+
+def rbm_free_energy(v, weights, visible_bias, hidden_bias, hidden_copies=1, hidden_input=None):
+    """F(v) = -v.b - r sum_j softplus(c_j + (vW)_j) of a binary RBM whose hidden
+    layer is replicated r = `hidden_copies` times with tied weights (r = 2 is the
+    top RBM of DBM pretraining, S&H 2009 Sec. 3.2); Hinton (2010), eq. 25.
+    `hidden_input`: c + vW when the caller has it already. v: [n, V] -> [n]."""
+    if hidden_input is None:
+        hidden_input = hidden_bias + v @ weights
+    return -tf.linalg.matvec(v, visible_bias) - hidden_copies * tf.reduce_sum(tf.math.softplus(hidden_input), -1)
+
+
+def rbm_gibbs_sweep(v, weights, visible_bias, hidden_bias, seed, visible_copies=1, hidden_copies=1):
+    """One block Gibbs sweep of a binary RBM with replicated layers.
+
+    `v` is the SUM of the `visible_copies` copies of the visible layer (so it
+    takes values 0..copies); each hidden copy is drawn from sigmoid(c + vW), and
+    each visible copy from sigmoid(b + W h_sum). With copies 1 this is the
+    ordinary sweep; the doubled RBMs of DBM pretraining use 2 (S&H 2009).
+    -> the new visible sum [n, V].
+    """
+    hidden_seed, visible_seed = tf.unstack(split_seed(seed, 2))
+    hidden_probs = tf.sigmoid(hidden_bias + v @ weights)
+    h = bernoulli(tf.broadcast_to(hidden_probs, tf.concat([[hidden_copies], tf.shape(hidden_probs)], 0)), hidden_seed)
+    visible_probs = tf.sigmoid(visible_bias + tf.reduce_sum(h, 0) @ tf.transpose(weights))
+    v = bernoulli(tf.broadcast_to(visible_probs, tf.concat([[visible_copies], tf.shape(visible_probs)], 0)), visible_seed)
+    return tf.reduce_sum(v, 0)

@@ -16,9 +16,9 @@ import tensorflow as tf
 
 from tfdgm import rng
 from tfdgm.distributions.rbm import EnergyDistribution
-from tfdgm.inference import exact
-from tfdgm.inference.ais import AnnealingPath
-from tfdgm.inference.gibbs import bernoulli, split_seed
+from tfdgm.distributions.annealing import AnnealingPath
+from tfdgm.distributions.enumeration import log_sum_over_states
+from tfdgm.distributions.gibbs import bernoulli, split_seed
 
 __all__ = ["GaussianBernoulliRBMDistribution"]
 
@@ -80,7 +80,7 @@ class GaussianBernoulliRBMDistribution(EnergyDistribution):
 
     def exact_log_normalizer(self):
         """log Z by enumerating the hiddens and integrating v (H <= 24)."""
-        return exact.grbm_log_partition(self.weights, self.visible_bias, self.hidden_bias, self.visible_scale)
+        return grbm_log_partition(self.weights, self.visible_bias, self.hidden_bias, self.visible_scale)
 
     def annealing_path(self, base_logits=None):
         """AIS path scaling the couplings and hidden biases by beta.
@@ -107,3 +107,27 @@ class GaussianBernoulliRBMDistribution(EnergyDistribution):
 
         log_z_base = tf.reduce_sum(tf.math.log(scale) + 0.5 * math.log(2 * math.pi)) + self.num_hidden * np.log(2.0)
         return AnnealingPath(log_z_base, self.initial_state, log_unnormalized, transition)
+
+
+def grbm_log_partition(weights, visible_bias, hidden_bias, visible_scale):
+    """Exact log Z of a Gaussian-Bernoulli RBM by enumerating the hiddens.
+
+    E(v, h) = sum_i (v_i - b_i)^2 / (2 s_i^2) - h.c - sum_ij (v_i / s_i) W_ij h_j.
+    Integrating v for fixed h (a Gaussian with mean b + s * (W h)):
+    log Z = log sum_h exp(h.c + (b / s).(W h) + |W h|^2 / 2) + sum_i log(sqrt(2 pi) s_i).
+    weights: [V, H], visible_bias, visible_scale: [V], hidden_bias: [H] -> scalar.
+    """
+    weights = tf.convert_to_tensor(weights, tf.float32)
+    visible_scale = tf.convert_to_tensor(visible_scale, tf.float32)
+
+    def log_fn(h):
+        top_down = h @ tf.transpose(weights)
+        return (
+            tf.linalg.matvec(h, hidden_bias)
+            + tf.linalg.matvec(top_down, visible_bias / visible_scale)
+            + 0.5 * tf.reduce_sum(tf.square(top_down), -1)
+        )
+
+    return log_sum_over_states(log_fn, weights.shape[1]) + tf.reduce_sum(
+        tf.math.log(visible_scale) + 0.5 * math.log(2 * math.pi)
+    )

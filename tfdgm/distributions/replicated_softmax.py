@@ -9,9 +9,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.distributions.rbm import EnergyDistribution
-from tfdgm.inference import exact
-from tfdgm.inference.ais import AnnealingPath
-from tfdgm.inference.gibbs import bernoulli, split_seed
+from tfdgm.distributions.annealing import AnnealingPath
+from tfdgm.distributions.enumeration import log_sum_over_states
+from tfdgm.distributions.gibbs import bernoulli, split_seed
 
 __all__ = ["ReplicatedSoftmaxDistribution", "multinomial_counts"]
 
@@ -110,7 +110,7 @@ class ReplicatedSoftmaxDistribution(EnergyDistribution):
 
     def exact_log_normalizer(self, lengths):
         """log Z_D for each D in `lengths` by enumerating the hiddens (H <= 24). -> [L]."""
-        return exact.rsm_log_partition(self.weights, self.visible_bias, self.hidden_bias, lengths)
+        return rsm_log_partition(self.weights, self.visible_bias, self.hidden_bias, lengths)
 
     def annealing_path(self, lengths, base_logits=None):
         """AIS for a batch of document lengths at once (S&H 2009, Sec. 3).
@@ -156,3 +156,22 @@ class ReplicatedSoftmaxDistribution(EnergyDistribution):
 
         log_z_base = lengths * tf.reduce_logsumexp(base) + self.num_hidden * np.log(2.0)
         return AnnealingPath(log_z_base, sample_base, log_unnormalized, transition)
+
+
+def rsm_log_partition(weights, visible_bias, hidden_bias, lengths):
+    """Exact log Z_D of a Replicated Softmax RBM for documents of length D.
+
+    E(V, h) = -sum_jk W_kj h_j n_k - sum_k b_k n_k - D sum_j a_j h_j over the
+    D x K one-hot word matrix V with counts n (Salakhutdinov & Hinton 2009,
+    eq. 3). Summing the D words out for fixed h:
+    Z_D = sum_h exp(D a.h) (sum_k exp(b_k + (W h)_k))^D.
+    weights: [K, H], visible_bias: [K], hidden_bias: [H], lengths: [L] -> [L].
+    """
+    weights = tf.convert_to_tensor(weights, tf.float32)
+    lengths = tf.cast(tf.reshape(lengths, [-1]), tf.float32)
+
+    def log_fn(h):
+        log_words = tf.reduce_logsumexp(visible_bias + h @ tf.transpose(weights), -1)
+        return (tf.linalg.matvec(h, hidden_bias) + log_words)[:, None] * lengths[None, :]
+
+    return log_sum_over_states(log_fn, weights.shape[1])

@@ -24,21 +24,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfdgm.inference.gibbs import split_seed
+from tfdgm.distributions.annealing import AnnealingPath
+from tfdgm.distributions.gibbs import split_seed
 from tfdgm.rng import as_seed
 
 __all__ = ["AnnealingPath", "AISResult", "beta_schedule", "ais_log_partition", "log_mean_exp_with_stderr"]
-
-AnnealingPath = collections.namedtuple(
-    "AnnealingPath", ["log_z_base", "sample_base", "log_unnormalized", "transition"]
-)
-AnnealingPath.__doc__ = """The four pieces of an annealing path p_0 -> p_1 (see the module docstring).
-
-  log_z_base: log Z_0, a scalar (or [...] for a batch of targets).
-  sample_base: (num_runs, seed) -> state with leading axis num_runs.
-  log_unnormalized: (state, beta) -> log p*_beta(state): [num_runs, ...].
-  transition: (state, beta, seed) -> state, a p_beta-invariant kernel.
-"""
 
 AISResult = collections.namedtuple("AISResult", ["log_z", "stderr", "log_weights", "log_z_base"])
 AISResult.__doc__ = """log Z estimate, its standard error (nats), the log importance weights

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests.helpers import binary_states
-from tfdgm.inference import exact
+from tfdgm.distributions.dbm import dbm_log_unnormalized
 from tfdgm.models.energy import DBM, DBN
 
 
@@ -44,7 +44,7 @@ def test_dbm_lower_bound_is_below_the_ais_estimate_of_log_p():
     log_z, stderr = model.log_partition("ais", num_runs=100, num_betas=2000, seed=1)
     assert abs(log_z - exact_log_z) < 0.1
     # log p(v) by AIS: the exact log-sum over hiddens minus the AIS log Z.
-    ais_log_p = exact.dbm_log_unnormalized(v, model.layer_weights, model.biases).numpy() - log_z
+    ais_log_p = dbm_log_unnormalized(v, model.layer_weights, model.biases).numpy() - log_z
     bound = model.log_prob(v).numpy()  # mean-field bound minus the stored (AIS) log Z
     assert np.all(bound <= ais_log_p + 1e-4)
     assert np.mean(ais_log_p - bound) < 1.0  # and not vacuous

@@ -5,7 +5,9 @@ uniform class prior that a conditional model's `call(x)` returns."""
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["ClassConditional", "class_context", "marginal_log_prob"]
+from tfdgm.models.base import DensityModel
+
+__all__ = ["ClassConditional", "class_context", "marginal_log_prob", "labelled_export_signatures"]
 
 
 def class_context(context, num_classes, model_name, batch_size=None):
@@ -75,3 +77,24 @@ class ClassConditional:
         if self.context_shape is not None:
             return super().call(x, training=training, context=context)
         return self.log_prob(x, context)
+
+
+def labelled_export_signatures(model):
+    """`log_prob(x, label)` and `sample(n, seed, label)` signatures of a
+    class-conditional model (MADE's convention: int32 labels [batch] for
+    `log_prob`, one int32 label for `sample`); the unconditional
+    `DensityModel` signatures when `model.num_classes` is None."""
+    if model.num_classes is None:
+        return DensityModel.export_signatures(model)
+    event = [None, *model.event_shape]
+    return {
+        "log_prob": (
+            lambda x, label: {"log_prob": model.log_prob(x, label)},
+            [tf.TensorSpec(event, tf.float32, name="x"), tf.TensorSpec([None], tf.int32, name="label")],
+        ),
+        "sample": (
+            lambda n, seed, label: {"samples": model.sample(n, seed=seed, context=label)},
+            [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed"),
+             tf.TensorSpec([], tf.int32, name="label")],
+        ),
+    }

@@ -10,8 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.distributions.pixel_outputs import AutoregressiveModelDistribution, fold_in
-from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context
-from tfdgm.models.autoregressive.pixelcnn import labelled_export_signatures
+from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context, labelled_export_signatures
 from tfdgm.models.base import DensityModel, as_seed
 from tfdgm.nn.masked import input_order
 

@@ -13,32 +13,11 @@ from tfdgm.distributions.pixel_outputs import (
     fold_in,
     num_params,
 )
-from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context
+from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context, labelled_export_signatures
 from tfdgm.models.base import DensityModel, as_seed
 from tfdgm.nn.masked_conv import GatedPixelCNNBlock, MaskedConv2D, PixelCNNResidualBlock
 
-__all__ = ["PixelCNN", "GatedPixelCNN", "labelled_export_signatures"]
-
-
-def labelled_export_signatures(model):
-    """`log_prob(x, label)` and `sample(n, seed, label)` signatures of a
-    class-conditional model (MADE's convention: int32 labels [batch] for
-    `log_prob`, one int32 label for `sample`); the unconditional
-    `DensityModel` signatures when `model.num_classes` is None."""
-    if model.num_classes is None:
-        return DensityModel.export_signatures(model)
-    event = [None, *model.event_shape]
-    return {
-        "log_prob": (
-            lambda x, label: {"log_prob": model.log_prob(x, label)},
-            [tf.TensorSpec(event, tf.float32, name="x"), tf.TensorSpec([None], tf.int32, name="label")],
-        ),
-        "sample": (
-            lambda n, seed, label: {"samples": model.sample(n, seed=seed, context=label)},
-            [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed"),
-             tf.TensorSpec([], tf.int32, name="label")],
-        ),
-    }
+__all__ = ["PixelCNN", "GatedPixelCNN"]
 
 
 class _PixelModel(ClassConditional, DensityModel):

@@ -5,8 +5,7 @@ import keras
 import tensorflow as tf
 
 from tfdgm.distributions.pixel_outputs import AutoregressiveModelDistribution, element_log_prob, element_sample, fold_in
-from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context
-from tfdgm.models.autoregressive.pixelcnn import labelled_export_signatures
+from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context, labelled_export_signatures
 from tfdgm.models.base import DensityModel, as_seed
 from tfdgm.nn.causal_conv import CausalConv1D, WaveNetResidualBlock, push_queue
 

@@ -42,40 +42,14 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.distribute import replica_seed, replica_sum
+from tfdgm.distributions.gibbs import run_chain
 from tfdgm.inference.ais import ais_log_partition
-from tfdgm.inference.gibbs import bernoulli, run_chain, split_seed
 from tfdgm.models.base import GenerativeModel, as_seed
 
-__all__ = ["EnergyModel", "rbm_free_energy", "rbm_gibbs_sweep"]
+__all__ = ["EnergyModel", "clipped_logits"]
 
 #: `log_partition(method="auto")` enumerates up to this many units, AIS beyond.
 EXACT_LIMIT = 20
-
-
-def rbm_free_energy(v, weights, visible_bias, hidden_bias, hidden_copies=1):
-    """F(v) = -v.b - r sum_j softplus(c_j + (vW)_j) of a binary RBM whose hidden
-    layer is replicated r = `hidden_copies` times with tied weights (r = 2 is the
-    top RBM of DBM pretraining, S&H 2009 Sec. 3.2). v: [n, V] -> [n]."""
-    return -tf.linalg.matvec(v, visible_bias) - hidden_copies * tf.reduce_sum(
-        tf.math.softplus(hidden_bias + v @ weights), -1
-    )
-
-
-def rbm_gibbs_sweep(v, weights, visible_bias, hidden_bias, seed, visible_copies=1, hidden_copies=1):
-    """One block Gibbs sweep of a binary RBM with replicated layers.
-
-    `v` is the SUM of the `visible_copies` copies of the visible layer (so it
-    takes values 0..copies); each hidden copy is drawn from sigmoid(c + vW), and
-    each visible copy from sigmoid(b + W h_sum). With copies 1 this is the
-    ordinary sweep; the doubled RBMs of DBM pretraining use 2 (S&H 2009).
-    -> the new visible sum [n, V].
-    """
-    hidden_seed, visible_seed = tf.unstack(split_seed(seed, 2))
-    hidden_probs = tf.sigmoid(hidden_bias + v @ weights)
-    h = bernoulli(tf.broadcast_to(hidden_probs, tf.concat([[hidden_copies], tf.shape(hidden_probs)], 0)), hidden_seed)
-    visible_probs = tf.sigmoid(visible_bias + tf.reduce_sum(h, 0) @ tf.transpose(weights))
-    v = bernoulli(tf.broadcast_to(visible_probs, tf.concat([[visible_copies], tf.shape(visible_probs)], 0)), visible_seed)
-    return tf.reduce_sum(v, 0)
 
 
 def clipped_logits(probabilities, epsilon=1e-3):

@@ -10,7 +10,7 @@ from tfdgm.distributions.conv_rbm import (
     hidden_shape,
     sample_hidden_given_pooling,
 )
-from tfdgm.inference.gibbs import run_chain, split_seed
+from tfdgm.distributions.gibbs import run_chain, split_seed
 from tfdgm.models.base import as_seed
 from tfdgm.models.energy.base import EnergyModel
 from tfdgm.models.energy.conv_rbm import ConvRBM, _as_size, contrastive_gradients, default_learning_rate

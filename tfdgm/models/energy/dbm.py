@@ -5,9 +5,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.distributions.dbm import DBMDistribution
-from tfdgm.inference.exact import dbm_log_unnormalized_given
-from tfdgm.inference.gibbs import run_chain
-from tfdgm.models.energy.base import EXACT_LIMIT, EnergyModel, clipped_logits, rbm_free_energy, rbm_gibbs_sweep
+from tfdgm.distributions.dbm import dbm_log_unnormalized_given
+from tfdgm.distributions.gibbs import run_chain
+from tfdgm.distributions.rbm import rbm_free_energy, rbm_gibbs_sweep
+from tfdgm.models.energy.base import EXACT_LIMIT, EnergyModel, clipped_logits
 from tfdgm.models.energy.dbn import LayerSchedule, LayerStack, _as_widths
 
 __all__ = ["DBM"]

@@ -5,8 +5,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfdgm.distributions.dbn import DBNDistribution
-from tfdgm.inference.gibbs import run_chain
-from tfdgm.models.energy.base import EXACT_LIMIT, EnergyModel, rbm_free_energy, rbm_gibbs_sweep
+from tfdgm.distributions.gibbs import run_chain
+from tfdgm.distributions.rbm import rbm_free_energy, rbm_gibbs_sweep
+from tfdgm.models.energy.base import EXACT_LIMIT, EnergyModel
 
 __all__ = ["DBN", "LayerStack", "LayerSchedule"]
 

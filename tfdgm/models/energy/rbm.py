@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfdgm.distributions.rbm import BernoulliRBMDistribution
-from tfdgm.inference.gibbs import bernoulli, run_chain, split_seed
+from tfdgm.distributions.gibbs import bernoulli, run_chain, split_seed
+from tfdgm.distributions.rbm import BernoulliRBMDistribution, rbm_free_energy
 from tfdgm.models.energy.base import EnergyModel
 
 __all__ = ["BernoulliRBM", "DenseFilters", "bernoulli_rbm_cd_gradients", "filters_picture"]
@@ -121,8 +121,8 @@ class BernoulliRBM(DenseFilters, EnergyModel):
                 penalty = self.penalties(flat)
             extra = tape.gradient(penalty, self.trainable_variables)
             gradients = [g if p is None else g + p for g, p in zip(gradients, extra)]
-        positive_energy = -tf.linalg.matvec(flat, self.visible_bias) - tf.reduce_sum(
-            tf.math.softplus(positive_input), -1)
+        positive_energy = rbm_free_energy(flat, self.weights_vh, self.visible_bias, self.hidden_bias,
+                                          hidden_input=positive_input)
         return gradients, positive_energy, reconstruction
 
 
