@@ -213,10 +213,8 @@ class BernoulliRBMDistribution(EnergyDistribution):
         base = self.initial_logits if base_logits is None else tf.convert_to_tensor(base_logits, tf.float32)
         weights, visible_bias, hidden_bias = self.weights, self.visible_bias, self.hidden_bias
 
-        def log_unnormalized(v, beta):
-            return tf.linalg.matvec(v, (1.0 - beta) * base + beta * visible_bias) + tf.reduce_sum(
-                tf.math.softplus(beta * (hidden_bias + v @ weights)), -1
-            )
+        def log_unnormalized(v, beta):  # minus the free energy of the RBM (beta W, (1-beta) b^A + beta b, beta c)
+            return -rbm_free_energy(v, beta * weights, (1.0 - beta) * base + beta * visible_bias, beta * hidden_bias)
 
         def transition(v, beta, seed):
             hidden_seed, visible_seed = tf.unstack(split_seed(seed, 2))
