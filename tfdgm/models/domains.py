@@ -94,11 +94,13 @@ class Domain:
 def domain_of(model):
     """The data domain of `model` (a `GenerativeModel`), from its likelihood
     or its class's `data_kind`."""
-    cls = type(model)
-    if hasattr(cls, "data_kind_for") and hasattr(model, "hyperparameters"):
-        kind = cls.data_kind_for(model.hyperparameters())
-    elif isinstance(getattr(model, "likelihood", None), str) and model.likelihood in LIKELIHOOD_KINDS:
-        kind = LIKELIHOOD_KINDS[model.likelihood]
+    likelihood = getattr(model, "likelihood", None)
+    if isinstance(likelihood, str) and likelihood in LIKELIHOOD_KINDS:  # MADE, NADE, PixelCNN, VAE, ...
+        kind = LIKELIHOOD_KINDS[likelihood]
+    elif "data_kind" in vars(model):  # set per instance (ConvRBM's visible units)
+        kind = model.data_kind
+    elif hasattr(type(model), "data_kind_for"):
+        kind = type(model).data_kind_for(model.hyperparameters())
     else:
         kind = model.data_kind
     kind = _SYNONYMS.get(kind, kind)
