@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tests.helpers import recording_xla_traces, run_python
+from tests.helpers import run_python
 from tfdgm.data import parse_preprocessing
 from tfdgm.models import DensityModel, IndependentBernoulli, IndependentGaussian
 from tfdgm.training import ResumableBackup, StopOnNaN
@@ -27,17 +27,6 @@ def test_wrong_shape_dtype_and_event_shape_raise_clear_errors():
         IndependentGaussian(event_shape=(0, 3))
     # Integer input is accepted and cast.
     assert model.log_prob(np.zeros((2, 28, 28, 1), np.uint8)).shape == (2,)
-
-
-@pytest.mark.xla
-def test_train_step_compiles_with_xla():
-    model = IndependentBernoulli(event_shape=(6,))
-    model.compile(optimizer="adam")
-    assert model.jit_compile is True  # on by default, even without a GPU
-    x = (np.random.default_rng(0).uniform(size=(64, 6)) < 0.3).astype(np.float32)
-    with recording_xla_traces(model) as traced:
-        model.fit(x, batch_size=32, epochs=1, verbose=0)
-    assert traced and all(traced), traced  # fit traced its train step inside XLA
 
 
 def test_bits_per_dim_is_reported_in_data_space():

@@ -14,6 +14,7 @@ import keras
 
 import tfdgm  # noqa: F401  (registers the models with Keras)
 from tfdgm import models
+from tests.checks.small_models import SMALL, fit_small
 from tests.helpers import REPO, run_python, subprocess_env
 
 _RNG = np.random.default_rng(0)
@@ -25,89 +26,8 @@ def _same_data_in_every_order():
     _RNG = np.random.default_rng(0)
 
 
-def _binary(*shape):
-    return (_RNG.uniform(size=(16, *shape)) < 0.4).astype(np.float32)
-
-
 def _normal(*shape):
     return _RNG.normal(size=(16, *shape)).astype(np.float32)
-
-
-def _levels(num_levels, *shape):
-    return _RNG.integers(0, num_levels, size=(16, *shape)).astype(np.float32)
-
-
-# One small configuration per registered model: (factory, training data).
-# Options are picked to carry non-trainable state where the model has it
-# (PCD chains, sparsity estimates, batch norm, ActNorm, a data transform).
-SMALL = {
-    "cgan": (lambda: models.ConditionalGAN(event_shape=(2,), num_classes=3, hidden_units=(8,)),
-             lambda: (_normal(2), np.arange(16) % 3)),
-    "conv_dbn": (lambda: models.ConvDBN(image_shape=(8, 8, 1), num_filters=(2, 2), filter_size=(3, 2),
-                                        pool_size=(2, 2), sampling_steps=2),
-                 lambda: _binary(8, 8, 1)),
-    "conv_rbm": (lambda: models.ConvRBM(image_shape=(4, 4, 1), num_filters=2, filter_size=3, sampling_steps=2),
-                 lambda: _binary(4, 4, 1)),
-    "cyclegan": (lambda: models.CycleGAN(event_shape=(4,), hidden_units=(8,)), lambda: _normal(4)),
-    "dbm": (lambda: models.DBM(event_shape=(6,), num_hidden=(4, 3), persistent=True, num_chains=4,
-                               sampling_steps=2, mean_field_steps=2),
-            lambda: _binary(6)),
-    "dbn": (lambda: models.DBN(event_shape=(6,), num_hidden=(4, 3), persistent=True, num_chains=4,
-                               sampling_steps=2),
-            lambda: _binary(6)),
-    "dcgan": (lambda: models.DCGAN(event_shape=(8, 8, 1), noise_dim=4, base_filters=2,
-                                   data_transform="scale:0:1:0:1"),
-              lambda: _RNG.uniform(size=(16, 8, 8, 1)).astype(np.float32)),
-    "gan": (lambda: models.GAN(event_shape=(2,), hidden_units=(8,)), lambda: _normal(2)),
-    "gated_pixelcnn": (lambda: models.GatedPixelCNN(event_shape=(3, 3, 1), num_filters=4, num_layers=1,
-                                                    first_kernel_size=3, num_levels=4),
-                       lambda: _levels(4, 3, 3, 1)),
-    "glow": (lambda: models.Glow(event_shape=(4, 4, 1), num_levels=1, num_steps=1, hidden_channels=4),
-             lambda: _normal(4, 4, 1)),
-    "grbm": (lambda: models.GaussianBernoulliRBM(event_shape=(2,), num_hidden=3, sampling_steps=2),
-             lambda: _normal(2)),
-    "helmholtz": (lambda: models.HelmholtzMachine(event_shape=(6,), latent_dim=(3,)), lambda: _binary(6)),
-    "iaf": (lambda: models.IAF(event_shape=(3,), num_layers=2, hidden_units=(8,), batch_norm=True),
-            lambda: _normal(3)),
-    "independent_bernoulli": (lambda: models.IndependentBernoulli(event_shape=(4,)), lambda: _binary(4)),
-    "independent_gaussian": (lambda: models.IndependentGaussian(event_shape=(3,), data_transform="scale:0:1:-4:4"),
-                             lambda: _normal(3)),
-    "independent_logistic": (lambda: models.IndependentLogistic(event_shape=(2,)), lambda: _normal(2)),
-    "iwae": (lambda: models.IWAE(event_shape=(6,), hidden_units=(8,), latent_dim=2, num_importance_samples=2),
-             lambda: _binary(6)),
-    "made": (lambda: models.MADE(event_shape=(6,), hidden_units=(8,), num_masks=2,
-                                          order_agnostic=True), lambda: _binary(6)),
-    "maf": (lambda: models.MAF(event_shape=(3,), num_layers=2, hidden_units=(8,), batch_norm=True),
-            lambda: _normal(3)),
-    "nade": (lambda: models.NADE(event_shape=(6,), hidden_units=8), lambda: _binary(6)),
-    "nice": (lambda: models.NICE(event_shape=(4,), num_layers=2, hidden_units=(8,)), lambda: _normal(4)),
-    "pixelcnn": (lambda: models.PixelCNN(event_shape=(3, 3, 1), num_filters=4, num_layers=1, first_kernel_size=3),
-                 lambda: _binary(3, 3, 1)),
-    "planar": (lambda: models.PlanarFlow(event_shape=(2,), num_layers=2), lambda: _normal(2)),
-    "pointcloud_gan": (lambda: models.PointCloudGAN(event_shape=(8, 2), hidden_units=(8,), phi_units=(8,),
-                                                    rho_units=(8,), n_critic=1),
-                       lambda: _normal(8, 2)),
-    "rbm": (lambda: models.BernoulliRBM(event_shape=(6,), num_hidden=4, persistent=True, num_chains=4,
-                                        sparsity_target=0.1, sampling_steps=2),
-            lambda: _binary(6)),
-    "realnvp": (lambda: models.RealNVP(event_shape=(4, 4, 2), num_levels=1, hidden_channels=4, num_blocks=1),
-                lambda: _normal(4, 4, 2)),
-    "rsm": (lambda: models.ReplicatedSoftmaxRBM(event_shape=(5,), num_hidden=3, max_length=12, sampling_steps=2),
-            lambda: _levels(3, 5)),
-    "vae": (lambda: models.VAE(event_shape=(6,), hidden_units=(8,), latent_dim=2, kl_warmup_steps=10),
-            lambda: _binary(6)),
-    "wavenet": (lambda: models.WaveNet(event_shape=(6,), num_levels=4, residual_channels=4, skip_channels=4,
-                                       num_blocks=1, num_layers=2),
-                lambda: _levels(4, 6)),
-    "wgan": (lambda: models.WGAN(event_shape=(2,), hidden_units=(8,), n_critic=2), lambda: _normal(2)),
-    "wgan_gp": (lambda: models.WGANGP(event_shape=(2,), hidden_units=(8,), n_critic=2), lambda: _normal(2)),
-}
-
-
-def _fit(model, data, steps):
-    if isinstance(data, tuple):
-        return model.fit(data[0][: 8 * steps], data[1][: 8 * steps], batch_size=8, verbose=0)
-    return model.fit(data[: 8 * steps], batch_size=8, verbose=0)
 
 
 def _outputs(model, x):
@@ -155,13 +75,13 @@ def _assert_same(got, want):
 @pytest.mark.parametrize("name", models.list_models())
 def test_keras_file_round_trip_restores_every_state(name, tmp_path):
     if name not in SMALL:
-        pytest.fail(f"registered model {name!r} has no small configuration in SMALL: add one")
+        pytest.fail(f"registered model {name!r} has no small configuration in tests/checks/small_models.py: add one")
     make, make_data = SMALL[name]
     data = make_data()
     x = data[0] if isinstance(data, tuple) else data
     model = make()
     model.compile()
-    _fit(model, data, steps=2)
+    fit_small(model, data, steps=2)
     if model.family == "energy":  # a stored AIS estimate of log Z
         model.log_partition("ais", num_runs=4, num_betas=10, seed=0)
     path = str(tmp_path / f"{name}.keras")
@@ -176,7 +96,7 @@ def test_keras_file_round_trip_restores_every_state(name, tmp_path):
         assert int(restored.iterations) == int(optimizer.iterations) > 0
     _assert_same(_outputs(loaded, x), _outputs(model, x))
     before = int(_optimizers(loaded)[0].iterations)
-    _fit(loaded, data, steps=1)
+    fit_small(loaded, data, steps=1)
     assert int(_optimizers(loaded)[0].iterations) > before
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import recording_xla_traces, run_in_tensorflow_process
-from tests.models.energy.test_conv_rbm import LOAD_SCRIPT, bars
-from tfdgm import cli, export
-from tfdgm.models import get
+from tests.checks.export import exported_outputs
+from tests.models.energy.test_conv_rbm import bars
+from tests.models.energy.test_rbm import energy_calls
+from tfdgm import cli
 from tfdgm.models.energy import ConvDBN
 from tfdgm.visualize import second_layer_receptive_fields
 
@@ -67,32 +67,17 @@ def test_second_layer_receptive_fields_are_the_weighted_sums_of_first_layer_filt
     np.testing.assert_allclose(fields, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.xla
-def test_train_step_compiles_with_xla():
-    model = get("conv_dbn")(image_shape=(8, 8, 1), num_filters=(3, 2), filter_size=(3, 2))
-    model.compile()
-    assert model.jit_compile is True
-    x = bars(32)
-    with recording_xla_traces(model) as traced:
-        model.fit(x, batch_size=16, epochs=2, verbose=0)
-    assert traced and all(traced), traced  # fit traced its train step inside XLA
-
-
 def test_export_round_trip_in_a_fresh_process_importing_only_tensorflow(tmp_path):
     model = _small(sampling_steps=10)
     model.compile()
     x = bars(64)
     model.fit(x, batch_size=16, epochs=2, verbose=0)
-    path = export.save(model, str(tmp_path / "saved"))
-    np.save(tmp_path / "x.npy", x[:5])
-    script = LOAD_SCRIPT.replace('    "log_prob": loaded.signatures["log_prob"](x=x)["log_prob"].numpy().tolist(),\n', "")
-    done = run_in_tensorflow_process(script.format(path=path, x_path=str(tmp_path / "x.npy")))
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert not {"tfdgm", "tensorflow_probability", "tf_keras"} & set(result["imported"])
-    np.testing.assert_allclose(result["features"], model.features(x[:5]).numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(result["sample"], model.sample(3, seed=9).numpy())
-    assert result["sample"] == result["again"]
+    calls = energy_calls(x[:5], num_samples=3)
+    del calls["log_prob"]  # a ConvDBN has no likelihood to export
+    result = exported_outputs(model, calls, tmp_path)
+    np.testing.assert_allclose(result["features"]["features"], model.features(x[:5]).numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(result["sample"]["samples"], model.sample(3, seed=9).numpy())
+    np.testing.assert_array_equal(result["sample"]["samples"], result["again"]["samples"])
 
 
 def test_cli_trains_on_digits_and_writes_filter_pictures(tmp_path):

@@ -1,13 +1,13 @@
 """ConvRBM: CD training raises the exact likelihood, the sparsity target holds
 the hidden activity down, XLA train steps, seeded sampling, shapes, export."""
 
-import json
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import recording_xla_traces, run_in_tensorflow_process
+from tests.checks.export import exported_outputs
+from tests.helpers import recording_xla_traces
+from tests.models.energy.test_rbm import energy_calls
 from tfdgm import export
 from tfdgm.models import get
 from tfdgm.models.energy import ConvRBM
@@ -57,13 +57,12 @@ def test_sparsity_target_lowers_hidden_activity():
 
 
 @pytest.mark.xla
-@pytest.mark.parametrize("visible", ["binary", "gaussian"])
-def test_train_step_compiles_with_xla(visible):
-    model = get("conv_rbm")(image_shape=(8, 8, 1), num_filters=3, filter_size=3, visible=visible)
+def test_train_step_with_gaussian_visible_units_compiles_with_xla():
+    """The binary ConvRBM's XLA step is in the test contract (tests/test_model_contract.py)."""
+    model = get("conv_rbm")(image_shape=(8, 8, 1), num_filters=3, filter_size=3, visible="gaussian")
     model.compile()
     assert model.jit_compile is True
-    x = bars(32)
-    x = x if visible == "binary" else x + np.random.default_rng(0).normal(size=x.shape).astype(np.float32)
+    x = bars(32) + np.random.default_rng(0).normal(size=(32, 8, 8, 1)).astype(np.float32)
     with recording_xla_traces(model) as traced:
         model.fit(x, batch_size=16, epochs=1, verbose=0)
     assert traced and all(traced), traced  # fit traced its train step inside XLA
@@ -99,35 +98,13 @@ def test_default_hyperparameters_fit_the_datasets():
         assert ConvRBM.default_preprocess(info, params={"visible": "gaussian"}).startswith("dequantize,scale")
 
 
-LOAD_SCRIPT = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-loaded = tf.saved_model.load({path!r})
-x = tf.constant(np.load({x_path!r}))
-out = {{
-    "features": loaded.signatures["features"](x=x)["features"].numpy().tolist(),
-    "log_prob": loaded.signatures["log_prob"](x=x)["log_prob"].numpy().tolist(),
-    "sample": loaded.signatures["sample"](n=tf.constant(3), seed=tf.constant(9))["samples"].numpy().tolist(),
-    "again": loaded.signatures["sample"](n=tf.constant(3), seed=tf.constant(9))["samples"].numpy().tolist(),
-    "imported": sorted(m for m in ("tfdgm", "tensorflow_probability", "tf_keras", "keras") if m in sys.modules),
-}}
-print(json.dumps(out))
-"""
-
-
 def test_export_round_trip_in_a_fresh_process_importing_only_tensorflow(tmp_path):
     model = ConvRBM(image_shape=(4, 4, 1), num_filters=2, filter_size=3, sampling_steps=10)
     model.compile()
     x = bars(64, size=4, length=2)
     model.fit(x, batch_size=16, epochs=1, verbose=0)
-    path = export.save(model, str(tmp_path / "saved"))  # log Z exactly (2^16 visible states)
-    np.save(tmp_path / "x.npy", x[:5])
-    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy")))
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert not {"tfdgm", "tensorflow_probability", "tf_keras"} & set(result["imported"])
-    np.testing.assert_allclose(result["features"], model.features(x[:5]).numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(result["log_prob"], model.log_prob(x[:5]).numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_array_equal(result["sample"], model.sample(3, seed=9).numpy())
-    assert result["sample"] == result["again"]
+    result = exported_outputs(model, energy_calls(x[:5], num_samples=3), tmp_path)  # log Z exactly (2^16 states)
+    np.testing.assert_allclose(result["features"]["features"], model.features(x[:5]).numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(result["log_prob"]["log_prob"], model.log_prob(x[:5]).numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(result["sample"]["samples"], model.sample(3, seed=9).numpy())
+    np.testing.assert_array_equal(result["sample"]["samples"], result["again"]["samples"])

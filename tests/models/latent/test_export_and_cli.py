@@ -9,29 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import run_in_tensorflow_process
+from tests.checks.export import exported_outputs
 from tfdgm import cli, export
 from tfdgm.models import HelmholtzMachine, VAE
-
-LOAD_SCRIPT = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-loaded = tf.saved_model.load({path!r})
-x = tf.constant(np.load({x_path!r}))
-z = tf.constant(np.load({z_path!r}))
-s = loaded.signatures
-out = {{
-  "encode_mean": s["encode"](x=x)["z"].numpy().tolist(),
-  "encode_sample": s["encode_sample"](x=x, seed=tf.constant(3))["z"].numpy().tolist(),
-  "decode_mean": s["decode"](z=z)["x"].numpy().tolist(),
-  "sample": s["sample"](n=tf.constant(5), seed=tf.constant(11))["samples"].numpy().tolist(),
-  "sample_again": s["sample"](n=tf.constant(5), seed=tf.constant(11))["samples"].numpy().tolist(),
-  "log_prob": s["log_prob"](x=x, num_samples=tf.constant(30), seed=tf.constant(4))["log_prob"].numpy().tolist(),
-  "imported": sorted(m for m in ("tfdgm", "tensorflow_probability", "tf_keras") if m in sys.modules),
-}}
-print(json.dumps(out))
-"""
 
 
 @pytest.mark.parametrize(
@@ -50,22 +30,22 @@ def test_export_reloads_in_a_fresh_process_importing_only_tensorflow(tmp_path, m
         weight.assign(rng.normal(0.0, 0.5, weight.shape).astype(np.float32))
     x = (rng.uniform(size=(3, 4)) < 0.5).astype(np.float32)
     z = rng.normal(size=(2, model.latent_dims[0])).astype(np.float32)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "z.npy", z)
     model.log_prob(x, num_samples=5)  # compiled functions cached on the model must not break export
-    path = export.save(model, str(tmp_path / "saved"))
     assert export.signature_names(model) == ["decode", "encode", "encode_sample", "log_prob", "sample"]
 
-    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy"), z_path=str(tmp_path / "z.npy")))
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["imported"] == []
-    np.testing.assert_allclose(result["encode_mean"], model.encode_mean(x), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(result["encode_sample"], model.encode(x).sample(seed=[3, 0]), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(result["decode_mean"], model.decode_mean(z), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(result["sample"], model.sample(5, seed=11), rtol=1e-5, atol=1e-6)
-    assert result["sample"] == result["sample_again"]
-    np.testing.assert_allclose(result["log_prob"], model.log_prob(x, num_samples=30, seed=4), rtol=1e-5, atol=1e-5)
+    result = exported_outputs(model, {
+        "encode": ("encode", {"x": x}), "encode_sample": ("encode_sample", {"x": x, "seed": 3}),
+        "decode": ("decode", {"z": z}), "sample": ("sample", {"n": 5, "seed": 11}),
+        "again": ("sample", {"n": 5, "seed": 11}), "log_prob": ("log_prob", {"x": x, "num_samples": 30, "seed": 4}),
+    }, tmp_path)
+    np.testing.assert_allclose(result["encode"]["z"], model.encode(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result["encode_sample"]["z"], model.encoder_distribution(x).sample(seed=[3, 0]),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result["decode"]["x"], model.decode(z), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result["sample"]["samples"], model.sample(5, seed=11), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(result["sample"]["samples"], result["again"]["samples"])
+    np.testing.assert_allclose(result["log_prob"]["log_prob"], model.log_prob(x, num_samples=30, seed=4),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_cli_trains_evaluates_with_lk_and_samples_a_vae(tmp_path):
