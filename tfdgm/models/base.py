@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from tfdgm.distribute import reducible_logs
 from tfdgm.models import domains
+from tfdgm.precision import scaled_gradients
 from tfdgm.rng import as_seed
 
 __all__ = ["GenerativeModel", "DensityModel", "as_seed"]
@@ -372,10 +373,12 @@ class GenerativeModel(keras.Model):
         per-replica gradients of the mean loss are divided by the number of
         replicas (Keras' own `train_step` scales the loss instead; the loss
         here may come from outside the tape's scope, so the gradients are).
+        With `mixed_float16` the optimizer is a `LossScaleOptimizer`: the
+        gradients are taken of the scaled loss (`tfdgm.precision`).
         """
         variables = self.trainable_variables if variables is None else variables
         optimizer = self.optimizer if optimizer is None else optimizer
-        gradients = tape.gradient(loss, variables)
+        gradients = scaled_gradients(tape, loss, variables, optimizer)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         if replicas > 1:
             gradients = [None if g is None else g / replicas for g in gradients]
