@@ -81,7 +81,7 @@ def image_benchmarks(steps, num_eval):
                          **{k: metrics[k] for k in ("frechet_distance", "precision", "recall", "coverage", "feature_space")}}
         print(name, results[name], flush=True)
     # Reference points: the same test examples against the training set, and uniform noise.
-    from tfdgm.models.adversarial.base import collect_examples, sample_quality
+    from tfdgm.models.adversarial.quality import collect_examples, sample_quality
 
     real, _ = collect_examples(test, num_eval)
     train, _ = collect_examples(data.load("fashion_mnist", preprocess=transform.for_evaluation(), batch_size=500), num_eval)
@@ -150,7 +150,7 @@ def cloud_benchmarks(steps, picture, num_eval=200):
 def cycle_benchmarks(steps, num_eval, picture, max_seconds=None):
     """CycleGAN on Fashion-MNIST sneakers <-> ankle boots: test cycle loss, Fréchet distances of the
     translations, and a PNG of failure cases (worst cycle reconstructions, best ones for contrast)."""
-    from tfdgm.models.adversarial.base import collect_examples, to_unit_range
+    from tfdgm.models.adversarial.quality import collect_examples, to_unit_range
 
     name = "fashion_mnist_sneakers_boots"
     info = data.dataset_info(name)

@@ -5,7 +5,8 @@ import tensorflow as tf
 
 from tfdgm import rng
 from tfdgm.inference import adversarial as objectives
-from tfdgm.models.adversarial.base import AdversarialModel, collect_examples, sample_quality
+from tfdgm.models.adversarial.base import AdversarialModel
+from tfdgm.models.adversarial.quality import collect_examples, sample_quality
 from tfdgm.models.base import as_seed
 from tfdgm.nn import dcgan as players
 
