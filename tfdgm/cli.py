@@ -53,6 +53,8 @@ def build_parser():
     train.add_argument("--num-examples", type=_positive, default=None, help="first N examples per split")
     train.add_argument("--checkpoint-every", type=_positive, default=200, help="batches between backups")
     train.add_argument("--steps-per-execution", type=_positive, default=10, help="train steps per compiled call")
+    train.add_argument("--precision", default=None, choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                       help="mixed precision of the networks (default float32; see docs/scaling.md)")
     train.add_argument("--param", type=_parse_param, action="append", default=[], help="KEY=VALUE")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -141,7 +143,11 @@ def _run(args):
             verbose=0 if args.quiet else 1,
             data_dir=args.data_dir,
             download=args.download,
+            precision=args.precision,
         )
+        if not os.path.exists(os.path.join(run_dir, "metrics.json")):  # a multi-worker run's other worker
+            print(f"{_summary(metrics)}; this worker is not the chief: the outputs are in the chief's run directory")
+            return
         print(
             f"{_summary(metrics)}; outputs in {run_dir}/ (config.json, metrics.json, samples.png, "
             "model.weights.h5, checkpoints/, logs/)"

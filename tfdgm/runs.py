@@ -19,6 +19,7 @@ import numpy as np
 from tfdgm import data as tfdgm_data
 from tfdgm import models
 from tfdgm.distribute import ChiefStateBroadcast, make_strategy, translate_worker_failures, worker_output_directory
+from tfdgm.precision import apply_precision, check_precision, loss_scaled
 from tfdgm.training import EpochTimer, StopOnNaN, standard_callbacks, write_json, write_sample_picture
 from tfdgm.visualize import write_png
 
@@ -104,6 +105,7 @@ def train(
     verbose=1,
     data_dir=None,
     download=False,
+    precision=None,
 ):
     """Trains `model` (a registered name) on dataset `data` in a run directory.
 
@@ -126,6 +128,9 @@ def train(
         (benchmarks/baseline_speed.py).
       data_dir: where the data are (Fashion-MNIST IDX files, or TFDS's data_dir).
       download: let TFDS download and prepare missing data (needs network).
+      precision: "float32" (default), "mixed_bfloat16" or "mixed_float16"
+        (`tfdgm.precision`: mixed policies on the networks, float32
+        mathematics, loss scaling for float16).
     Returns:
       (run_dir, metrics dict).
     """
@@ -161,6 +166,7 @@ def train(
             "steps_per_execution": int(steps_per_execution),
             "data_dir": data_dir,
             "download": bool(download),
+            "precision": check_precision(precision),
         }
     distribution = make_strategy(config["strategy"])
     steps_per_execution = config.get("steps_per_execution", 1)
@@ -172,6 +178,7 @@ def train(
     keras.utils.set_random_seed(config["seed"])
     with distribution.scope():
         net, info, transform = _build_model(config)
+        apply_precision(net, config.get("precision"))
     labels = _uses_labels(net, info)
     train_data = _dataset(config, "train", transform, shuffle=True, with_labels=labels)
     validation_data = _dataset(config, "validation", transform, with_labels=labels)
@@ -253,8 +260,9 @@ def _evaluate_model(net, config, transform, split="test", verbose=1, **options):
 
 def _optimizer(net, config):
     """The model's optimizer for this run (its step schedule, if any, spans the run's epochs)."""
-    return net.make_optimizer(config["learning_rate"], epochs=config["epochs"],
-                              steps_per_epoch=config.get("steps_per_epoch"))
+    optimizer = net.make_optimizer(config["learning_rate"], epochs=config["epochs"],
+                                   steps_per_epoch=config.get("steps_per_epoch"))
+    return loss_scaled(optimizer, config.get("precision"), net)
 
 
 def load_run(run_dir):
