@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdgm.distribute import replica_seed, step_seed
 from tfdgm.inference import bounds
 from tfdgm.models.base import GenerativeModel, as_seed
 from tfdgm.models.latent_tools import apply_attribute, attribute_vector, interpolate
@@ -86,11 +87,10 @@ class LatentVariableModel(GenerativeModel):
     def training_seed(self):
         """A fresh stateless seed per training step, reproducible after
         `keras.utils.set_random_seed` (a Keras `SeedGenerator`); under several
-        replicas, a random one (the generator's state cannot be updated in a
-        replica context)."""
-        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-            return as_seed(None)
-        return tf.cast(self._seed_generator.next(), tf.int32)
+        replicas, the step's seed (`tfdgm.distribute.step_seed`) with the
+        replica's id folded in: each replica, on every worker, draws its own
+        posterior samples, reproducibly."""
+        return replica_seed(step_seed(self._seed_generator, self.optimizer.iterations))
 
     @property
     def latent_dim(self):
