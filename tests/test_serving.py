@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.checks.export import reloaded_outputs
 from tests.helpers import REPO, run_in_tensorflow_process
 from tfdgm import cli, export
 from tfdgm.models import CycleGAN, GatedPixelCNN, IndependentBernoulli, NADE, WaveNet
@@ -112,14 +113,8 @@ def test_samplers_compiled_with_xla_in_process_export_without_it(model, tmp_path
     traced = tf.function(lambda: model.sample(3, seed=4))()  # what the export runs: no XLA
     path = export.save(model, str(tmp_path / "saved"))
     assert export.xla_functions(path) == []
-    done = run_in_tensorflow_process(
-        "import json, tensorflow as tf\n"
-        f"loaded = tf.saved_model.load({path!r})\n"
-        "s = loaded.signatures['sample'](n=tf.constant(3), seed=tf.constant(4))['samples']\n"
-        "print(json.dumps(s.numpy().tolist()))\n"
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(json.loads(done.stdout.strip().splitlines()[-1]), traced.numpy(), atol=1e-6)
+    result, _ = reloaded_outputs(path, {"sample": ("sample", {"n": 3, "seed": 4})}, tmp_path)
+    np.testing.assert_allclose(result["sample"]["samples"], traced.numpy(), atol=1e-6)
 
 
 def test_the_xla_check_finds_a_jit_compiled_function(tmp_path):

@@ -12,7 +12,7 @@ from tfdgm.data import toy2d as _toy2d
 __all__ = ["toy2d"]
 
 
-def toy2d(name, num, split="train", standardize=False):
+def toy2d(name, num, split="train"):
     """The first `num` points of a split of a `tfdgm.data` toy set.
 
     Arguments:
@@ -20,8 +20,6 @@ def toy2d(name, num, split="train", standardize=False):
       num: number of points (at most the split's size: 20,000 train, 5,000
         validation or test).
       split: "train", "validation" or "test" (independent draws).
-      standardize: scale each coordinate to mean 0 and variance 1 over the
-        `num` points.
     Returns:
       x: float32 [num, 2] (a writable copy); labels: int32 [num], or None for
       sets without classes (checkerboard).
@@ -29,7 +27,4 @@ def toy2d(name, num, split="train", standardize=False):
     x, labels = _toy2d.toy_split(name, split)
     if num > len(x):
         raise ValueError(f"expected at most {len(x)} points of the {split!r} split of {name!r}, asked for {num}")
-    x = np.array(x[:num], np.float32)
-    if standardize:
-        x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
-    return x, None if labels is None else np.asarray(labels[:num], np.int32)
+    return np.array(x[:num], np.float32), None if labels is None else np.asarray(labels[:num], np.int32)
