@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.bijector_checks import assert_bijector_correct
+from tests.checks.bijectors import assert_bijector_correct
 from tfdgm.bijectors.batch_norm import BatchNorm, BatchNormBijector
 
 

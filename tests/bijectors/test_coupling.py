@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.bijector_checks import assert_bijector_correct
+from tests.checks.bijectors import assert_bijector_correct
 from tfdgm.bijectors.coupling import (AffineCoupling, CouplingLayer, channel_mask, checkerboard_mask,
                                       vector_mask)
 from tfdgm.nn.coupling_nets import GlowCouplingNet, MLPCouplingNet, ResNetCouplingNet

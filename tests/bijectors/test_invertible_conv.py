@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.bijector_checks import assert_bijector_correct
+from tests.checks.bijectors import assert_bijector_correct
 from tfdgm.bijectors.invertible_conv import InvertibleConv1x1Layer
 
 

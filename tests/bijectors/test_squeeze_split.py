@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tests.bijector_checks import assert_bijector_correct
+from tests.checks.bijectors import assert_bijector_correct
 from tfdgm.bijectors.actnorm import ActNormLayer
 from tfdgm.bijectors.split import FactorOut, SplitPriorLayer
 from tfdgm.bijectors.squeeze import Squeeze

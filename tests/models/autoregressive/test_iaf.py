@@ -5,18 +5,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.models.autoregressive import flow_checks
+from tests.checks import flows
 from tests.models.autoregressive.common import check_export_in_fresh_process, randomize
 from tfdgm.models import IAF, MAF
 
 
 def test_chain_passes_round_trip_and_autodiff_log_det_checks():
-    flow_checks.check_bijector_on_random_weights(IAF)
+    flows.check_bijector_on_random_weights(IAF)
 
 
 @pytest.mark.parametrize("num_classes", [None, 3])
 def test_sample_log_prob_equals_base_minus_log_det_along_the_bijector_path(num_classes):
-    flow_checks.check_sample_log_prob_matches_bijector_path(IAF, num_classes)
+    flows.check_sample_log_prob_matches_bijector_path(IAF, num_classes)
 
 
 def test_iaf_layer_is_the_inverse_of_the_maf_layer_with_the_same_weights():
@@ -31,17 +31,17 @@ def test_iaf_layer_is_the_inverse_of_the_maf_layer_with_the_same_weights():
 
 
 def test_every_layer_starts_at_the_identity():
-    flow_checks.check_identity_at_initialization(IAF)
+    flows.check_identity_at_initialization(IAF)
 
 
 def test_trained_on_two_moons_integrates_to_one_and_beats_a_gaussian():
-    flow_checks.check_trained_density_integrates_and_beats_gaussian(IAF, epochs=40)
+    flows.check_trained_density_integrates_and_beats_gaussian(IAF, epochs=40)
 
 
 @pytest.mark.xla
 def test_train_step_compiles_with_xla():
     """The D-pass inverse (a tf.while_loop with a static trip count) lowers to XLA."""
-    flow_checks.check_train_step_compiles_with_xla(IAF)
+    flows.check_train_step_compiles_with_xla(IAF)
 
 
 @pytest.mark.parametrize("num_classes", [None, 2])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.bijector_checks import assert_bijector_correct
+from tests.checks.bijectors import assert_bijector_correct
 from tests.helpers import binary_states, recording_xla_traces
 from tests.models.autoregressive.common import check_export_in_fresh_process, grid_mass, randomize
 from tfdgm.models import MADE, IndependentBernoulli

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.models.autoregressive import flow_checks
+from tests.checks import flows
 from tests.models.autoregressive.common import check_export_in_fresh_process, grid_mass, randomize, two_moons
 from tfdgm.models import MAF
 from tfdgm.models.autoregressive import REGISTRY
@@ -19,11 +19,11 @@ def test_registry_names_the_masked_autoregressive_models():
 
 
 def test_chain_passes_round_trip_and_autodiff_log_det_checks():
-    flow_checks.check_bijector_on_random_weights(MAF)
+    flows.check_bijector_on_random_weights(MAF)
 
 
 def test_conditional_chain_passes_the_bijector_check_for_each_label():
-    from tests.bijector_checks import assert_bijector_correct
+    from tests.checks.bijectors import assert_bijector_correct
 
     model = randomize(MAF(event_shape=(3,), hidden_units=[8], num_layers=2, num_classes=2), 0.3)
     z = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
@@ -33,11 +33,11 @@ def test_conditional_chain_passes_the_bijector_check_for_each_label():
 
 @pytest.mark.parametrize("num_classes", [None, 3])
 def test_sample_log_prob_equals_base_minus_log_det_along_the_bijector_path(num_classes):
-    flow_checks.check_sample_log_prob_matches_bijector_path(MAF, num_classes)
+    flows.check_sample_log_prob_matches_bijector_path(MAF, num_classes)
 
 
 def test_every_layer_starts_at_the_identity():
-    flow_checks.check_identity_at_initialization(MAF)
+    flows.check_identity_at_initialization(MAF)
 
 
 def test_log_scale_is_bounded_even_with_huge_weights():
@@ -49,7 +49,7 @@ def test_log_scale_is_bounded_even_with_huge_weights():
 
 
 def test_trained_on_two_moons_integrates_to_one_and_beats_a_gaussian():
-    flow_checks.check_trained_density_integrates_and_beats_gaussian(MAF, epochs=80)
+    flows.check_trained_density_integrates_and_beats_gaussian(MAF, epochs=80)
 
 
 def test_batch_norm_training_updates_statistics_and_evaluation_is_exact():
@@ -112,7 +112,7 @@ def test_bad_arguments_raise_value_errors():
 
 
 def test_dense_maf_resamples_masks_and_stays_a_correct_bijector():
-    from tests.bijector_checks import assert_bijector_correct
+    from tests.checks.bijectors import assert_bijector_correct
 
     model = randomize(MAF(event_shape=(6,), num_layers=2, hidden_units=[16], num_blocks=1))
     before = [layer.mask.numpy() for layer in model.networks[0].hidden_layers]
@@ -125,7 +125,7 @@ def test_dense_maf_resamples_masks_and_stays_a_correct_bijector():
 
 @pytest.mark.xla
 def test_train_step_compiles_with_xla():
-    flow_checks.check_train_step_compiles_with_xla(MAF)
+    flows.check_train_step_compiles_with_xla(MAF)
 
 
 def test_config_round_trip_and_default_hyperparameters():
@@ -192,7 +192,7 @@ def test_block_sparse_masked_product_is_the_same_function_and_stays_autoregressi
     degrees = blocked.input_degrees
     jacobian = np.abs(jacobians[4]).max(axis=(0, 2))
     assert np.all(jacobian[degrees[None, :] >= degrees[:, None]] == 0.0)
-    from tests.bijector_checks import assert_bijector_correct
+    from tests.checks.bijectors import assert_bijector_correct
 
     model = randomize(MAF(event_shape=(6,), num_layers=2, hidden_units=[16], num_blocks=3))
     assert_bijector_correct(model.bijector(), rng.normal(size=(4, 6)).astype(np.float32), event_ndims=1)

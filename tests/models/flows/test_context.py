@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.bijector_checks import assert_bijector_correct
+from tests.checks.bijectors import assert_bijector_correct
 from tests.helpers import grid_2d, recording_xla_traces, run_in_tensorflow_process
-from tests.models.flows.flow_checks import randomize
+from tests.checks.flows import randomize
 from tfdgm import cli, export
 from tfdgm.models import MAF, Glow, RealNVP
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.models.flows.flow_checks import (assert_export_round_trip, assert_model_bijector_correct,
+from tests.checks.flows import (assert_export_round_trip, assert_model_bijector_correct,
                                             assert_sample_log_prob_matches_bijector_path,
                                             assert_train_step_lowers_to_xla, grid_mass, randomize,
                                             two_blobs)
