@@ -5,7 +5,7 @@ float32, mixed_bfloat16 and mixed_float16 through `tfdgm.runs.train` (the
 path of `tfdgm train --precision`); prints test bits/dim (the GAN: Fréchet
 distance in data space) and seconds per epoch as a Markdown table.
 
-    python benchmarks/precision.py [--epochs 5] [--out runs/precision]
+    python benchmarks/precision.py [--epochs 5] [--out runs/precision] [--image]
 """
 
 import argparse
@@ -23,6 +23,11 @@ RUNS = {
     "energy (RBM, digits)": ("rbm", "digits", {"num_hidden": 16}, None),
     "adversarial (GAN, moons)": ("gan", "moons", {"hidden_units": [64, 64]}, 2048),
 }
+#: --image: a convolutional flow and VAE on Fashion-MNIST, where the products are the cost.
+IMAGE_RUNS = {
+    "flow (RealNVP, Fashion-MNIST 4k)": ("realnvp", "fashion_mnist", {}, 4096),
+    "latent (VAE, Fashion-MNIST 4k)": ("vae", "fashion_mnist", {"latent_dim": 16}, 4096),
+}
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
@@ -31,9 +36,10 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", default="runs/precision")
     parser.add_argument("--only", default=None, help="comma-separated model names")
+    parser.add_argument("--image", action="store_true", help="the Fashion-MNIST image models instead")
     args = parser.parse_args()
     rows = []
-    for label, (model, data, params, num_examples) in RUNS.items():
+    for label, (model, data, params, num_examples) in (IMAGE_RUNS if args.image else RUNS).items():
         if args.only and model not in args.only.split(","):
             continue
         for policy in POLICIES:

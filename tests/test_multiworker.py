@@ -22,7 +22,7 @@ from tests.multiworker_train import RUNS
 from tfdgm import distribute
 
 #: Fast failure detection for the tests (the defaults are for real clusters).
-ENV = {"TFDGM_HEARTBEAT_TIMEOUT": "10", "TFDGM_COLLECTIVE_TIMEOUT": "60", "TFDGM_REGISTER_TIMEOUT": "120"}
+ENV = {"TFDGM_HEARTBEAT_TIMEOUT": "10", "TFDGM_REGISTER_TIMEOUT": "120"}
 OUTPUTS = ("checkpoints", "metrics.json", "model.weights.h5", "samples.png", "logs")
 
 
