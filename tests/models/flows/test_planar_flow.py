@@ -1,13 +1,12 @@
-"""PlanarFlow: bijector mathematics, exact inverse inside log_prob, training, XLA, export."""
+"""PlanarFlow: bijector mathematics, exact inverse inside log_prob, training, export (its XLA
+train step is in tests/test_model_contract.py)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.checks.flows import (assert_export_round_trip, assert_model_bijector_correct,
-                                            assert_sample_log_prob_matches_bijector_path,
-                                            assert_train_step_lowers_to_xla, grid_mass, randomize,
-                                            two_blobs)
+                                assert_sample_log_prob_matches_bijector_path, grid_mass, randomize, two_blobs)
 from tfdgm.bijectors.planar import AmortizedPlanar
 from tfdgm.models import PlanarFlow
 
@@ -32,12 +31,6 @@ def test_density_integrates_to_one_and_training_improves_it():
     history = model.fit(x, batch_size=256, epochs=15, verbose=0)
     assert history.history["nll"][-1] < history.history["nll"][0] - 0.2
     assert abs(grid_mass(model, -10.0, 10.0, 301) - 1.0) < 0.02
-
-
-@pytest.mark.xla
-def test_train_step_compiles_with_xla():
-    x = np.random.default_rng(2).normal(size=(8, 3)).astype(np.float32)
-    assert_train_step_lowers_to_xla(PlanarFlow(event_shape=(3,), num_layers=2), x)
 
 
 def test_posterior_layer_is_an_amortized_planar_flow():
