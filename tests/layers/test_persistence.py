@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers import run_in_tensorflow_process, run_python
+from tests.checks.export import exported_outputs
+from tests.helpers import run_python
 from tfdgm import export, layers
 from tfdgm.losses import NegativeLogLikelihood
 
@@ -122,46 +123,24 @@ def test_reload_needs_only_import_tfdgm(tmp_path):
     np.testing.assert_allclose(result["log_prob"], head.distribution(model(x)).log_prob(y), rtol=1e-5, atol=1e-5)
 
 
-LOAD_SCRIPT = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-loaded = tf.saved_model.load({path!r})
-x, y = tf.constant(np.load({x_path!r})), tf.constant(np.load({y_path!r}))
-log_prob = loaded.signatures["log_prob"](x=x, y=y)["log_prob"].numpy()
-default = loaded.signatures["serving_default"](x=x, y=y)["log_prob"].numpy()
-first = loaded.signatures["sample"](x=x, seed=tf.constant(11))["samples"].numpy()
-again = loaded.signatures["sample"](x=x, seed=tf.constant(11))["samples"].numpy()
-other = loaded.signatures["sample"](x=x, seed=tf.constant(12))["samples"].numpy()
-print(json.dumps({{
-    "log_prob": log_prob.tolist(), "default": default.tolist(), "sample": first.tolist(),
-    "deterministic": bool((first == again).all()), "seed_matters": bool((first != other).any()),
-    "imported": sorted(m for m in ("tfdgm", "tensorflow_probability", "tf_keras") if m in sys.modules),
-}}))
-"""
-
-
 @pytest.mark.parametrize("name", ["maf", "categorical", "mixture"])
 def test_export_reloads_in_bare_tensorflow_with_log_prob_and_seeded_sample(tmp_path, name):
     make, kind = HEADS[name]
     x, y = _data(kind, n=6)
     head = make()
     model = _user_model(head)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", y)
-    path = export.save(model, str(tmp_path / "saved"), head=head)
-
-    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy"),
-                                                        y_path=str(tmp_path / "y.npy")))
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["imported"] == []
+    result = exported_outputs(model, {
+        "log_prob": ("log_prob", {"x": x, "y": y}), "default": ("serving_default", {"x": x, "y": y}),
+        "sample": ("sample", {"x": x, "seed": 11}), "again": ("sample", {"x": x, "seed": 11}),
+        "other": ("sample", {"x": x, "seed": 12}),
+    }, tmp_path, head=head)
     expected = head.distribution(model(x)).log_prob(y).numpy()
-    np.testing.assert_allclose(result["log_prob"], expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(result["default"], expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(result["log_prob"]["log_prob"], expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(result["default"]["log_prob"], expected, rtol=1e-5, atol=1e-5)
     samples = head.distribution(model(x)).sample(seed=np.array([11, 0], np.int32)).numpy()
-    np.testing.assert_allclose(result["sample"], samples, rtol=1e-4, atol=1e-4)
-    assert result["deterministic"] and result["seed_matters"]
+    np.testing.assert_allclose(result["sample"]["samples"], samples, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(result["sample"]["samples"], result["again"]["samples"])
+    assert np.any(result["sample"]["samples"] != result["other"]["samples"])  # the seed matters
 
 
 def test_export_of_a_subclassed_model_needs_the_input_spec(tmp_path):
