@@ -9,9 +9,9 @@ import pytest
 
 from tests.helpers import run_in_tensorflow_process
 from tests.checks.flows import (assert_export_round_trip, assert_model_bijector_correct,
-                                            assert_sample_log_prob_matches_bijector_path,
-                                            assert_train_step_lowers_to_xla, grid_mass, randomize,
-                                            two_blobs)
+                                assert_sample_log_prob_matches_bijector_path,
+                                assert_train_step_lowers_to_xla, grid_mass, randomize,
+                                two_blobs)
 from tfdgm import export
 from tfdgm.bijectors.actnorm import ActNormLayer
 from tfdgm.bijectors.squeeze import Squeeze
@@ -31,6 +31,32 @@ def test_log_det_matches_autodiff_jacobian(kwargs):
 
 def _actnorms(model):
     return [layer for layer in model.step_layers if isinstance(layer, ActNormLayer)]
+
+
+def test_log_prob_and_its_gradient_run_each_coupling_network_once(monkeypatch):
+    """Through actnorm, 1x1 conv, squeeze, factor-out and the split prior, each
+    coupling network's output serves its inverse and its log-det (one pass,
+    one backward product per step)."""
+    import tensorflow as tf
+
+    from tfdgm.bijectors.coupling import CouplingLayer
+
+    calls, apply_network = [], CouplingLayer._apply_network
+
+    def counted(layer, *args, **kwargs):
+        calls.append(id(layer))
+        return apply_network(layer, *args, **kwargs)
+
+    model = randomize(Glow(**IMAGE), scale=0.05, seed=1)
+    couplings = [layer for layer in model._flatten_layers() if isinstance(layer, CouplingLayer)]
+    assert len(couplings) == 2 * 2 + 1  # two steps per level, one split prior
+    monkeypatch.setattr(CouplingLayer, "_apply_network", counted)
+    x = np.random.default_rng(0).normal(size=(3, 4, 4, 2)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        loss = -tf.reduce_mean(model.log_prob(x))
+    gradients = tape.gradient(loss, model.trainable_variables)
+    assert sorted(calls) == sorted(id(layer) for layer in couplings)
+    assert all(gradient is not None for gradient in gradients)
 
 
 def test_actnorm_data_init_happens_inside_fit_and_survives_a_resume(tmp_path):

@@ -6,9 +6,9 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tests.checks.flows import (assert_export_round_trip, assert_model_bijector_correct,
-                                            assert_sample_log_prob_matches_bijector_path,
-                                            assert_train_step_lowers_to_xla, grid_mass, randomize,
-                                            two_blobs)
+                                assert_sample_log_prob_matches_bijector_path,
+                                assert_train_step_lowers_to_xla, grid_mass, randomize,
+                                two_blobs)
 from tfdgm.models import NICE, IndependentGaussian
 
 tfd = tfp.distributions

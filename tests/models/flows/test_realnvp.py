@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from tests.checks.flows import (assert_export_round_trip, assert_model_bijector_correct,
-                                            assert_sample_log_prob_matches_bijector_path,
-                                            assert_train_step_lowers_to_xla, grid_mass, randomize,
-                                            two_blobs)
+                                assert_sample_log_prob_matches_bijector_path,
+                                assert_train_step_lowers_to_xla, grid_mass, randomize,
+                                two_blobs)
 from tfdgm.models import IndependentGaussian, RealNVP
 
 IMAGE = dict(event_shape=(4, 4, 2), num_levels=2, hidden_channels=8, num_blocks=1)
