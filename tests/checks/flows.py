@@ -3,14 +3,13 @@ check, log_prob along the bijector path, grid normalization, an XLA-lowered
 train step and the bare-TensorFlow export (NICE, RealNVP, Glow, planar);
 and the checks MAF and IAF share (the same options, inverse directions)."""
 
-import json
-
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tests.checks.bijectors import assert_bijector_correct
-from tests.helpers import grid_2d, recording_xla_traces, run_in_tensorflow_process
+from tests.checks.export import Output, exported_outputs
+from tests.helpers import grid_2d, recording_xla_traces
 from tests.models.autoregressive.common import two_moons
 from tfdgm import export
 from tfdgm.bijectors.batch_norm import BatchNormBijector
@@ -185,34 +184,16 @@ def check_train_step_compiles_with_xla(model_class):
 
 
 # ------------------------------------------------------------------- export
-LOAD_SCRIPT = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-loaded = tf.saved_model.load({path!r})
-x = tf.constant(np.load({x_path!r}))
-out = {{"log_prob": loaded.signatures["log_prob"](x=x)["log_prob"].numpy().tolist(),
-       "sample": loaded.signatures["sample"](n=tf.constant(3), seed=tf.constant(5))["samples"].numpy().tolist(),
-       "z": loaded.signatures["encode"](x=x)["z"].numpy().tolist(),
-       "imported": sorted(m for m in ("tfdgm", "tensorflow_probability", "tf_keras")
-                          if m in sys.modules)}}
-out["x"] = loaded.signatures["decode"](z=tf.constant(out["z"], tf.float32))["x"].numpy().tolist()
-print(json.dumps(out))
-"""
-
-
 def assert_export_round_trip(model, x, tmp_path):
     """The SavedModel, loaded by a process importing only TensorFlow, equals the model."""
-    np.save(tmp_path / "x.npy", x)
-    path = export.save(model, str(tmp_path / "saved"))
-    done = run_in_tensorflow_process(LOAD_SCRIPT.format(path=path, x_path=str(tmp_path / "x.npy")))
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["imported"] == []
-    np.testing.assert_allclose(result["log_prob"], model.log_prob(x).numpy(), rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(result["sample"], model.sample(3, seed=5).numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(result["z"], model.encode(x).numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(result["x"], x, rtol=1e-3, atol=1e-3)
+    result = exported_outputs(model, {
+        "log_prob": ("log_prob", {"x": x}), "sample": ("sample", {"n": 3, "seed": 5}),
+        "encode": ("encode", {"x": x}), "decode": ("decode", {"z": Output("encode", "z")}),
+    }, tmp_path)
+    np.testing.assert_allclose(result["log_prob"]["log_prob"], model.log_prob(x).numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(result["sample"]["samples"], model.sample(3, seed=5).numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(result["encode"]["z"], model.encode(x).numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(result["decode"]["x"], x, rtol=1e-3, atol=1e-3)
 
 
 def two_blobs(n, seed=0):
