@@ -11,7 +11,6 @@ from tests.checks.bijectors import assert_bijector_correct
 from tests.checks.export import Output, exported_outputs
 from tests.helpers import grid_2d, recording_xla_traces
 from tests.models.autoregressive.common import two_moons
-from tfdgm import export
 from tfdgm.bijectors.batch_norm import BatchNormBijector
 from tfdgm.models import IAF, IndependentGaussian
 

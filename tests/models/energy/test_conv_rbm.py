@@ -8,7 +8,6 @@ import tensorflow as tf
 from tests.checks.export import exported_outputs
 from tests.helpers import recording_xla_traces
 from tests.models.energy.test_rbm import energy_calls
-from tfdgm import export
 from tfdgm.models import get
 from tfdgm.models.energy import ConvRBM
 from tfdgm.visualize import conv_filter_grid
