@@ -3,17 +3,16 @@ RealNVP (vector and image) and Glow (vector and image). The mathematics given
 a fixed context, that the context matters, a toy conditional problem, export
 to bare TensorFlow, the XLA train step and bad contexts."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.checks.bijectors import assert_bijector_correct
-from tests.helpers import grid_2d, recording_xla_traces, run_in_tensorflow_process
+from tests.checks.export import Output, exported_outputs
+from tests.helpers import grid_2d, recording_xla_traces
 from tests.checks.flows import randomize
-from tfdgm import cli, export
+from tfdgm import cli
 from tfdgm.models import MAF, Glow, RealNVP
 
 VECTOR = {
@@ -143,54 +142,29 @@ XLA = {  # one-level image flows: XLA compile time grows with the levels
 }
 
 
-LOAD_SCRIPT = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-out = {{}}
-context = np.load({directory!r} + "/context.npy")
-for name, path in json.loads({paths!r}).items():
-    signatures = tf.saved_model.load(path).signatures
-    xs = tf.constant(np.load({directory!r} + "/x_" + name + ".npy"))
-    z = signatures["encode"](x=xs, context=context)["z"]
-    out[name] = {{
-        "log_prob": signatures["log_prob"](x=xs, context=context)["log_prob"].numpy().tolist(),
-        "serving_default": signatures["serving_default"](x=xs, context=context)["log_prob"].numpy().tolist(),
-        "sample_one": signatures["sample"](n=tf.constant(3), seed=tf.constant(5),
-                                           context=context[:1])["samples"].numpy().tolist(),
-        "sample_each": signatures["sample"](n=tf.constant(3), seed=tf.constant(5),
-                                            context=context)["samples"].numpy().tolist(),
-        "z": z.numpy().tolist(),
-        "x": signatures["decode"](z=z, context=context)["x"].numpy().tolist(),
-    }}
-out["imported"] = sorted(m for m in ("tfdgm", "tensorflow_probability", "tf_keras") if m in sys.modules)
-print(json.dumps(out))
-"""
-
-
 def test_export_takes_the_context_and_reloads_in_bare_tensorflow(tmp_path):
     names = ["maf", "glow", "realnvp_image"]  # RealNVP on vectors shares the image variant's context net
     context = _context(3, seed=4)
-    paths, x, made = {}, {}, {}
     for k, name in enumerate(names):
         model = randomize(SMALL[name](), scale=0.05 if name in IMAGE else 0.2, seed=k)
-        x[name] = np.random.default_rng(k).normal(size=(3, *model.event_shape)).astype(np.float32)
-        paths[name] = export.save(model, str(tmp_path / name))
-        made[name] = model
-        np.save(tmp_path / f"x_{name}.npy", x[name])
-    np.save(tmp_path / "context.npy", context)
-    done = run_in_tensorflow_process(LOAD_SCRIPT.format(directory=str(tmp_path), paths=json.dumps(paths)))
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["imported"] == []
-    for name, model in made.items():
-        got, xs = result[name], x[name]
-        np.testing.assert_allclose(got["log_prob"], model.log_prob(xs, context), rtol=1e-4, atol=1e-3)
-        np.testing.assert_allclose(got["serving_default"], got["log_prob"])
-        np.testing.assert_allclose(got["sample_one"], model.sample(3, seed=5, context=context[0]), rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(got["sample_each"], model.sample(3, seed=5, context=context), rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(got["z"], model.encode(xs, context), rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(got["x"], xs, rtol=1e-3, atol=1e-3)
+        xs = np.random.default_rng(k).normal(size=(3, *model.event_shape)).astype(np.float32)
+        (tmp_path / name).mkdir()
+        got = exported_outputs(model, {
+            "log_prob": ("log_prob", {"x": xs, "context": context}),
+            "serving_default": ("serving_default", {"x": xs, "context": context}),
+            "sample_one": ("sample", {"n": 3, "seed": 5, "context": context[:1]}),
+            "sample_each": ("sample", {"n": 3, "seed": 5, "context": context}),
+            "encode": ("encode", {"x": xs, "context": context}),
+            "decode": ("decode", {"z": Output("encode", "z"), "context": context}),
+        }, tmp_path / name)
+        np.testing.assert_allclose(got["log_prob"]["log_prob"], model.log_prob(xs, context), rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(got["serving_default"]["log_prob"], got["log_prob"]["log_prob"])
+        np.testing.assert_allclose(got["sample_one"]["samples"], model.sample(3, seed=5, context=context[0]),
+                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(got["sample_each"]["samples"], model.sample(3, seed=5, context=context),
+                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(got["encode"]["z"], model.encode(xs, context), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(got["decode"]["x"], xs, rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.xla
