@@ -35,8 +35,10 @@ def _model_and_data(name, dataset, params):
     return model, data
 
 
-@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family, policy", [
+    ("density", "mixed_float16"), ("latent", "mixed_float16"), ("latent", "mixed_bfloat16"),
+    ("energy", "mixed_bfloat16"), ("adversarial", "mixed_float16"), ("adversarial", "mixed_bfloat16"),
+])
 def test_mixed_precision_training_of_each_family_stays_finite(family, policy):
     model, data = _model_and_data(*FAMILIES[family])
     precision.apply_precision(model, policy)
