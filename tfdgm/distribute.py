@@ -32,7 +32,6 @@ __all__ = [
     "is_multi_worker",
     "is_chief",
     "worker_output_directory",
-    "remove_worker_output_directory",
     "broadcast_from_chief",
     "ChiefStateBroadcast",
     "reducible_logs",
@@ -230,7 +229,7 @@ def worker_output_directory(run_dir, strategy=None):
     """Where this worker writes the run's outputs: `run_dir` on the chief; on
     any other worker a fresh temporary directory (TensorFlow's rule for
     multi-worker checkpoints: every worker saves, only the chief's copy is
-    kept). Remove it with `remove_worker_output_directory`."""
+    kept), deleted when the process exits."""
     strategy = strategy or tf.distribute.get_strategy()
     if is_chief(strategy):
         return run_dir
@@ -238,12 +237,6 @@ def worker_output_directory(run_dir, strategy=None):
     directory = tempfile.mkdtemp(prefix=f"tfdgm-{task_type}{task_id}-")
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
     return directory
-
-
-def remove_worker_output_directory(directory, run_dir):
-    """Deletes a non-chief worker's temporary output directory (never `run_dir`)."""
-    if os.path.abspath(directory) != os.path.abspath(run_dir):
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 # ------------------------------------------------------------ resumption
@@ -269,9 +262,11 @@ def broadcast_from_chief(variables, strategy=None):
             parts = [_wide(tf.convert_to_tensor(v)) for v in variables]
             parts = [tf.where(first, part, tf.zeros_like(part)) for part in parts]
             summed = list(parts)
-            for dtype in {part.dtype for part in parts}:  # one all-reduce per dtype
+            # One all-reduce per dtype, in the same order on every worker.
+            for dtype in sorted({part.dtype for part in parts}, key=lambda d: d.name):
                 indices = [i for i, part in enumerate(parts) if part.dtype == dtype]
-                for i, value in zip(indices, context.all_reduce(tf.distribute.ReduceOp.SUM, [parts[i] for i in indices])):
+                totals = context.all_reduce(tf.distribute.ReduceOp.SUM, [parts[i] for i in indices])
+                for i, value in zip(indices, totals):
                     summed[i] = value
             return summed
 
