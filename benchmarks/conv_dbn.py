@@ -1,54 +1,67 @@
 """Two-layer convolutional DBN (probabilistic max-pooling) on digits and Fashion-MNIST:
-training speed per layer, feature grids, and linear classifiers on the pooled
-features against raw pixels.
+part-based features, their pictures, a linear classifier with few labels, and the
+speed of the layer-1 CD-1 step against the previous implementation.
 
-Lee, Grosse, Ranganath & Ng (ICML 2009) show that a CDBN's pooled features are
-useful by training a linear classifier on them with few labels (their MNIST
-table: test error with 1,000 ... 60,000 labelled examples). This script does
-the same at a small budget:
+Lee, Grosse, Ranganath & Ng (ICML 2009) show that a CDBN learns localized
+first-layer bases (strokes, edges), second-layer bases that combine them into
+parts, and pooled features that help a linear classifier with few labels. This
+script measures each at a small budget:
 
 * a `ConvDBN` with the library's default layers for the dataset is trained
-  greedily inside one `fit` (`epochs_per_layer` epochs per layer) on
-  statically binarized images (`--preprocess`); training images/s is reported
-  per layer from the last epoch of each layer (the first includes XLA
-  compilation; a layer-2 step includes the layer-1 up pass);
+  greedily inside one `fit` (`epochs_per_layer` epochs per layer) on the
+  dataset's default input for the chosen visible units (`--visible`: binary
+  visibles on statically binarized images, or Gaussian visibles on
+  standardized intensities);
+* filter localization: for each layer-1 filter, the fraction of its energy
+  sum w^2 in its strongest 3x3 window, averaged over the filters, against the
+  same for 1,000 random Gaussian filters of the same shape; and the mean
+  |cosine| between pairs of filters (near 1: the filters collapsed to one);
 * layer-1 filters, layer-2 receptive fields (weighted combinations of layer-1
-  filters) and 16 samples are written as PNG grids under `benchmarks/results/`;
+  filters) and 16 samples (`--sample-steps` Gibbs sweeps in the top layer,
+  then the sampled down pass) as PNG grids under `benchmarks/results/`;
 * scikit-learn `LogisticRegression` (multinomial, L2 strength chosen on the
   validation split from {0.01, 0.1, 1}, features standardized on the training
-  examples) is trained on raw pixels in [0, 1], on the binarized pixels the DBN
-  sees, on the layer-2 pooling units, and on layers 1 + 2 concatenated (the
-  paper's feature vector); test accuracy with few labels (100 digits, 1,000
-  Fashion-MNIST) and with every training example used;
-* the side-by-side speed ratio: layer-1 ConvRBM CD-1 training with XLA against
-  the same without XLA, interleaved rounds in one run.
+  examples) on raw pixels in [0, 1], on the pixels the DBN sees, on layer-1
+  and layer-2 pooling units and on both concatenated (the paper's feature
+  vector); test accuracy with few labels (100 digits, 1,000 Fashion-MNIST)
+  and with every training example used (Fashion-MNIST: the first
+  `--num-classifier` of the training examples);
+* speed, side by side in one run: images/s of layer-1 ConvRBM CD-1 training
+  (`fit`, Fashion-MNIST 28x28, 24 filters of 9x9, pooling 2) of this version
+  against the version at `--baseline-commit` (loaded from git: the CD
+  gradient by autodiff of the free energy and the pooling softmax over a
+  transposed block axis), interleaved rounds, best of each; and the fraction
+  of the float32 GEMM rate (a 2048^2 `tf.matmul`, measured in the same run)
+  that the step's convolution arithmetic reaches.
 
 Run (the figures in benchmarks/README.md):
-  .venv/bin/python benchmarks/conv_dbn.py
+  cd /work/main && flock /tmp/tfdgm-bench.lock nice -n 5 .venv/bin/python benchmarks/conv_dbn.py
 """
 
 import argparse
 import json
 import os
+import subprocess
+import sys
 import time
+import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 import tfdgm  # noqa: E402
 from tfdgm.models import ConvDBN, ConvRBM  # noqa: E402
-from tfdgm.training import EpochTimer  # noqa: E402
 from tfdgm.visualize import conv_filter_grid, image_grid, second_layer_receptive_fields, write_png  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def _layers(name):
-    """The library defaults for the dataset (what `tfdgm train conv_dbn` uses):
-    digits 8x8: 16 filters 3x3 -> 6x6 -> pooled 3x3, 24 filters 2x2 -> 2x2 -> pooled 1x1;
-    Fashion-MNIST 28x28: 24 filters 9x9 -> 20x20 -> pooled 10x10, 40 filters 5x5 -> 6x6 -> pooled 3x3
-    (layer-2 receptive fields 5 * 2 + 9 - 1 = 18 pixels wide)."""
+    """The library defaults for the dataset (what `tfdgm train conv_dbn` uses)."""
     return ConvDBN.default_hyperparameters(tfdgm.data.dataset_info(name))
 
 
@@ -84,87 +97,89 @@ def _linear_accuracy(train, validation, test, num_labels, seed=0):
             "C": best[1], "num_labels": int(len(x)), "num_features": int(x.shape[1])}
 
 
-def _xla_ratio(x, config, steps, batch_size, steps_per_execution, rounds=3):
-    """Steps/s of layer-1 ConvRBM CD-1 training with and without XLA, interleaved rounds; best of each."""
-    rates = {True: [], False: []}
-    models = {}
-    for jit in (True, False):
-        keras.utils.set_random_seed(0)
-        model = ConvRBM(image_shape=x.shape[1:], num_filters=config["num_filters"][0],
-                        filter_size=config["filter_size"][0], pool_size=config["pool_size"][0])
-        model.compile(jit_compile=jit, steps_per_execution=steps_per_execution)
-        model.fit(x[: batch_size * 2], batch_size=batch_size, epochs=1, verbose=0)  # compile
-        models[jit] = model
-    batch = x[: steps * batch_size]
-    for _ in range(rounds):
-        for jit, model in models.items():
-            start = time.perf_counter()
-            model.fit(batch, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
-            rates[jit].append(len(batch) / (time.perf_counter() - start))
-    xla, plain = max(rates[True]), max(rates[False])
-    return {"images_per_second_xla": round(xla, 1), "images_per_second_no_xla": round(plain, 1),
-            "xla_speedup": round(xla / plain, 2), "steps": steps, "batch_size": batch_size, "rounds": rounds}
+def localization(filters, window=3):
+    """Per filter [fh, fw, C, K]: the largest fraction of sum w^2 inside one
+    `window` x `window` square. -> [K]."""
+    energy = np.square(np.asarray(filters, np.float64)).sum(2)  # [fh, fw, K]
+    height, width = energy.shape[:2]
+    windows = [energy[i:i + window, j:j + window].sum((0, 1))
+               for i in range(height - window + 1) for j in range(width - window + 1)]
+    return np.max(windows, 0) / np.maximum(energy.sum((0, 1)), 1e-30)
+
+
+def _filter_statistics(filters, seed=0):
+    """Localization of the filters and of 1,000 random Normal filters of the same
+    shape, and the mean |cosine| between distinct filters."""
+    filters = np.asarray(filters)
+    random = np.random.default_rng(seed).normal(size=(*filters.shape[:3], 1000))
+    flat = filters.reshape(-1, filters.shape[-1])
+    unit = flat / np.maximum(np.linalg.norm(flat, axis=0), 1e-30)
+    cosine = np.abs(unit.T @ unit)[np.triu_indices(flat.shape[1], 1)]
+    return {"localization_3x3": round(float(localization(filters).mean()), 3),
+            "localization_3x3_random_filters": round(float(localization(random).mean()), 3),
+            "mean_abs_cosine_between_filters": round(float(cosine.mean()), 3)}
 
 
 def run_dataset(name, args):
     config = _layers(name)
-    num_train = args.num_train if name == "fashion_mnist" else None
-    num_test = args.num_test if name == "fashion_mnist" else None
-    x, y = _arrays(name, "train", args.preprocess, num_train)
-    xv, yv = _arrays(name, "validation", args.preprocess, num_test)
-    xt, yt = _arrays(name, "test", args.preprocess, num_test)
+    fashion = name == "fashion_mnist"
+    num_train = args.num_train if fashion else None
+    num_test = args.num_test if fashion else None
+    info = tfdgm.data.dataset_info(name)
+    preprocess = ConvDBN.default_preprocess(info, {"visible": args.visible})
+    x, y = _arrays(name, "train", preprocess, num_train)
+    xv, yv = _arrays(name, "validation", preprocess, num_test)
+    xt, yt = _arrays(name, "test", preprocess, num_test)
     epochs_per_layer = args.digits_epochs_per_layer if name == "digits" else args.epochs_per_layer
-    epochs = epochs_per_layer * 2
     keras.utils.set_random_seed(0)
-    model = ConvDBN(image_shape=x.shape[1:], cd_steps=1, epochs_per_layer=epochs_per_layer, **config)
+    model = ConvDBN(image_shape=x.shape[1:], epochs_per_layer=epochs_per_layer, visible=args.visible, **config)
     model.compile(steps_per_execution=args.steps_per_execution)
-    timer = EpochTimer()
     start = time.perf_counter()
-    history = model.fit(x, batch_size=args.batch_size, epochs=epochs, verbose=0, callbacks=[timer])
+    history = model.fit(x, batch_size=args.batch_size, epochs=2 * epochs_per_layer, verbose=0)
     train_seconds = time.perf_counter() - start
-    speed = []
-    for layer in range(2):
-        seconds = timer.seconds[(layer + 1) * epochs_per_layer - 1]  # last epoch of this layer
-        speed.append({"layer": layer + 1, "images_per_second": round(len(x) / seconds, 1),
-                      "epoch_seconds": round(seconds, 2)})
-    print(name, "speed", speed, flush=True)
+    print(name, "trained in", round(train_seconds, 1), "s", flush=True)
 
     pictures = {}
     for layer in range(2):
         path = os.path.join(RESULTS, f"conv_dbn_{name}_layer{layer + 1}.png")
         pictures[f"layer{layer + 1}"] = os.path.relpath(_write_layer_picture(model, name, layer, path), RESULTS)
     samples = np.asarray(model.sample(16, num_steps=args.sample_steps, seed=0))
+    if args.visible == "gaussian":  # "scale:-0.8:2" maps [0, 1] to [-0.8, 2]: back to intensities
+        samples = np.clip((samples + 0.8) / 2.8, 0.0, 1.0)
     pictures["samples"] = os.path.relpath(
         write_png(os.path.join(RESULTS, f"conv_dbn_{name}_samples.png"), _enlarged(image_grid(samples, num_columns=8))),
         RESULTS)
 
-    # Raw pixels: intensities in [0, 1] (a stronger baseline than the binarized images the DBN sees).
+    num_classifier = min(len(x), args.num_classifier) if fashion else len(x)
     raw = [_arrays(name, split, "scale", num)[0].reshape(-1, int(np.prod(x.shape[1:])))
            for split, num in (("train", num_train), ("validation", num_test), ("test", num_test))]
-    feature_sets = {"raw pixels [0, 1]": raw}
-    if args.preprocess != "scale":
-        feature_sets[f"raw pixels {args.preprocess} (the DBN's input)"] = [a.reshape(len(a), -1) for a in (x, xv, xt)]
-    layer_features, activity = {}, []  # activity: mean P(p = 1 | v) of each layer on the training images
+    raw[0] = raw[0][:num_classifier]
+    seen = [a.reshape(len(a), -1) for a in (x[:num_classifier], xv, xt)]
+    feature_sets = {"raw pixels [0, 1]": raw, f"pixels the DBN sees ({preprocess})": seen}
+    layer_features, activity = {}, []
     for layer in (0, 1):
-        layer_features[layer] = [_features(model, data, layer) for data in (x, xv, xt)]
-        if layer == 1:  # (layer 1 alone is left out: its fits cost as much as the concatenation's)
-            feature_sets["ConvDBN layer 2 pooling units"] = layer_features[layer]
+        layer_features[layer] = [_features(model, data, layer) for data in (x[:num_classifier], xv, xt)]
+        feature_sets[f"ConvDBN layer {layer + 1} pooling units"] = layer_features[layer]
         activity.append(round(float(layer_features[layer][0].mean()), 4))
     feature_sets["ConvDBN layers 1+2 pooling units"] = [np.concatenate([a, b], 1) for a, b in
                                                         zip(layer_features[0], layer_features[1])]
+    detection = float(np.mean(np.asarray(model.hidden_probs(x[:500], layer=0))))
     classification = []
     for features_name, (f, fv, ft) in feature_sets.items():
-        for num_labels in (args.few_labels[name], len(x)):
-            row = {"features": features_name, **_linear_accuracy((f, y), (fv, yv), (ft, yt), num_labels)}
+        for num_labels in (args.few_labels[name], num_classifier):
+            row = {"features": features_name, **_linear_accuracy((f, y[:num_classifier]), (fv, yv), (ft, yt),
+                                                                 num_labels)}
             classification.append(row)
             print(name, json.dumps(row), flush=True)
-    return {"hyperparameters": model.hyperparameters(),
+    return {"hyperparameters": model.hyperparameters(), "preprocess": preprocess,
             "num_train": int(len(x)), "num_validation": int(len(xv)), "num_test": int(len(xt)),
             "epochs_per_layer": epochs_per_layer, "batch_size": args.batch_size,
             "train_seconds": round(train_seconds, 1),
             "final_metrics": {k: round(float(v[-1]), 4) for k, v in history.history.items()},
-            "preprocess": args.preprocess, "mean_pooling_activation": activity,
-            "speed": speed, "pictures": pictures, "classification": classification}
+            "mean_detection_activation_layer1": round(detection, 4),
+            "mean_pooling_activation": activity,
+            "filters_layer1": _filter_statistics(np.asarray(model.layer_filters(0))),
+            "pictures": pictures, "classification": classification}
 
 
 def _write_layer_picture(model, name, layer, path):
@@ -184,35 +199,129 @@ def _enlarged(picture, tile_pixels=36):
     return np.repeat(np.repeat(picture, factor, 0), factor, 1)
 
 
+# ------------------------------------------------------------------- speed
+def previous_conv_rbm(commit):
+    """The `ConvRBM` class as it was at `commit`, loaded from git (its
+    distribution module too), for a side-by-side speed ratio."""
+    def source(path):
+        return subprocess.run(["git", "show", f"{commit}:{path}"], capture_output=True, text=True, check=True,
+                              cwd=REPOSITORY).stdout
+
+    distribution = types.ModuleType("previous_conv_rbm_distribution")
+    exec(compile(source("tfdgm/distributions/conv_rbm.py"), "previous conv_rbm distribution", "exec"),  # noqa: S102
+         distribution.__dict__)
+    sys.modules[distribution.__name__] = distribution
+    model_source = source("tfdgm/models/energy/conv_rbm.py").replace(
+        "from tfdgm.distributions.conv_rbm import", f"from {distribution.__name__} import")
+    module = types.ModuleType("previous_conv_rbm_model")
+    exec(compile(model_source, "previous conv_rbm model", "exec"), module.__dict__)  # noqa: S102
+    return module.ConvRBM
+
+
+def gemm_rate(size=2048, repeats=10):
+    """GFLOP/s of a float32 [size, size] @ [size, size] `tf.matmul`, best of `repeats`."""
+    a = tf.random.normal([size, size])
+    product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, a)))
+    product()
+    best = min(_seconds(product) for _ in range(repeats))
+    return 2.0 * size**3 / best / 1e9
+
+
+def _seconds(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def step_flops(image_shape, filter_size, num_filters):
+    """Multiply-adds x 2 of the convolution-shaped products of one CD-1 step per
+    image: the data's bottom-up input, the top-down input, the negatives'
+    bottom-up input and the two filter correlations (data and negatives)."""
+    height, width = image_shape[0] - filter_size + 1, image_shape[1] - filter_size + 1
+    return 5 * 2 * height * width * filter_size * filter_size * image_shape[2] * num_filters
+
+
+def run_speed(args):
+    preprocess = "binarize:static"
+    x, _ = _arrays("fashion_mnist", "train", preprocess, args.speed_images)
+    config = {"image_shape": (28, 28, 1), "num_filters": 24, "filter_size": 9, "pool_size": 2}
+    previous = previous_conv_rbm(args.baseline_commit)
+    variants = {"this version": (ConvRBM, False), "this version, XLA": (ConvRBM, True),
+                f"previous ({args.baseline_commit})": (previous, False),
+                f"previous ({args.baseline_commit}), XLA": (previous, True)}
+    models, rates = {}, {name: [] for name in variants}
+    for name, (cls, jit) in variants.items():
+        keras.utils.set_random_seed(0)
+        model = cls(**config)
+        model.compile(jit_compile=jit, steps_per_execution=args.steps_per_execution)
+        model.fit(x[: 2 * args.steps_per_execution * args.batch_size], batch_size=args.batch_size, epochs=1,
+                  verbose=0)  # trace and compile
+        models[name] = model
+    gemm = []
+    for _ in range(args.speed_rounds):
+        gemm.append(gemm_rate())
+        for name, model in models.items():
+            count = len(x) if name == "this version" else len(x) // 4
+            seconds = _seconds(lambda: model.fit(x[:count], batch_size=args.batch_size, epochs=1, verbose=0,
+                                                 shuffle=False))
+            rates[name].append(count / seconds)
+    best = {name: max(values) for name, values in rates.items()}
+    baseline = best[f"previous ({args.baseline_commit})"]
+    flops = step_flops(config["image_shape"], config["filter_size"], config["num_filters"])
+    gemm_best = max(gemm)
+    rows = [{"variant": name, "images_per_second": round(rate, 1), "speedup": round(rate / baseline, 2),
+             "gflops": round(rate * flops / 1e9, 2), "fraction_of_gemm": round(rate * flops / 1e9 / gemm_best, 4)}
+            for name, rate in best.items()]
+    for row in rows:
+        print("speed", json.dumps(row), flush=True)
+    return {"rows": rows, "gemm_gflops": round(gemm_best, 1), "step_mflop_per_image": round(flops / 1e6, 2),
+            "batch_size": args.batch_size, "steps_per_execution": args.steps_per_execution,
+            "rounds": args.speed_rounds, "images": int(len(x)), "baseline_commit": args.baseline_commit,
+            "all_rounds": {name: [round(r, 1) for r in values] for name, values in rates.items()}}
+
+
 def _table(results, args):
-    lines = ["| data | features | dims | test acc., few labels | test acc., all labels |", "|---|---|---:|---:|---:|"]
+    lines = ["| data | features | dims | test acc., few labels | test acc., more labels |",
+             "|---|---|---:|---:|---:|"]
     for name in args.datasets.split(","):
         rows = results[name]["classification"]
         for features in dict.fromkeys(row["features"] for row in rows):
             few, full = [row for row in rows if row["features"] == features]
             lines.append(f"| {name} | {features} | {few['num_features']} | {few['test_accuracy']:.3f} "
                          f"({few['num_labels']}) | {full['test_accuracy']:.3f} ({full['num_labels']}) |")
-    lines += ["", "| data | layer | training images/s |", "|---|---:|---:|"]
+    lines += ["", "| data | layer-1 filters: 3x3 localization | random filters | mean abs. cosine |",
+              "|---|---:|---:|---:|"]
     for name in args.datasets.split(","):
-        for row in results[name]["speed"]:
-            lines.append(f"| {name} | {row['layer']} | {row['images_per_second']:.0f} |")
+        stats = results[name]["filters_layer1"]
+        lines.append(f"| {name} | {stats['localization_3x3']:.3f} | {stats['localization_3x3_random_filters']:.3f} "
+                     f"| {stats['mean_abs_cosine_between_filters']:.3f} |")
+    if "speed" in results:
+        speed = results["speed"]
+        lines += ["", "| layer-1 CD-1, 28x28, 24 filters 9x9 | images/s | ratio | fraction of GEMM "
+                      f"({speed['gemm_gflops']:.0f} GFLOP/s) |", "|---|---:|---:|---:|"]
+        for row in speed["rows"]:
+            lines.append(f"| {row['variant']} | {row['images_per_second']:.0f} | {row['speedup']:.2f}x | "
+                         f"{row['fraction_of_gemm']:.1%} |")
     return lines
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", default="digits,fashion_mnist")
-    parser.add_argument("--num-train", type=int, default=3000, help="Fashion-MNIST training examples (digits: all)")
+    parser.add_argument("--visible", default="binary", choices=["binary", "gaussian"])
+    parser.add_argument("--num-train", type=int, default=20000, help="Fashion-MNIST training examples (digits: all)")
+    parser.add_argument("--num-classifier", type=int, default=5000,
+                        help="Fashion-MNIST training examples for the 'more labels' classifiers")
     parser.add_argument("--num-test", type=int, default=2000, help="Fashion-MNIST validation and test examples")
-    parser.add_argument("--epochs-per-layer", type=int, default=2, help="Fashion-MNIST")
-    parser.add_argument("--digits-epochs-per-layer", type=int, default=10)
+    parser.add_argument("--epochs-per-layer", type=int, default=3, help="Fashion-MNIST")
+    parser.add_argument("--digits-epochs-per-layer", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--steps-per-execution", type=int, default=10, help="as the CLI's default")
-    parser.add_argument("--preprocess", default="binarize:static",
-                        help="the DBN's input: binarize:static (the library default) or scale (intensities in [0, 1] "
-                             "used as Bernoulli means)")
     parser.add_argument("--sample-steps", type=int, default=500)
-    parser.add_argument("--xla-steps", type=int, default=10)
+    parser.add_argument("--speed-images", type=int, default=4000)
+    parser.add_argument("--speed-rounds", type=int, default=3)
+    parser.add_argument("--baseline-commit", default="4987f95")
+    parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--out", default=os.path.join(RESULTS, "conv_dbn.json"))
     args = parser.parse_args()
     args.few_labels = {"digits": 100, "fashion_mnist": 1000}
@@ -220,11 +329,8 @@ def main():
     for name in args.datasets.split(","):
         results[name] = run_dataset(name, args)
         _write(results, args.out)  # after each dataset, so an interrupted run keeps what it measured
-        if name == "fashion_mnist" or args.datasets == "digits":
-            x, _ = _arrays(name, "train", args.preprocess, args.xla_steps * args.batch_size)
-            results[name]["xla"] = _xla_ratio(x, _layers(name), args.xla_steps, args.batch_size,
-                                               args.steps_per_execution)
-            print(name, "xla", results[name]["xla"], flush=True)
+    if not args.skip_speed:
+        results["speed"] = run_speed(args)
     results["table"] = _table(results, args)
     print("\n".join(results["table"]))
     _write(results, args.out)

@@ -199,7 +199,10 @@ class ConvRBMDistribution(EnergyDistribution):
         """
         images = self._images(v)
         first_seed, chain_seed, last_seed = tf.unstack(split_seed(seed, 3))
-        probs, h = sample_prob_max_pool_with_probs(self.hidden_input(images), self.pool_size, first_seed)
+        inputs = self.hidden_input(images)
+        probs, h = sample_prob_max_pool_with_probs(inputs, self.pool_size, first_seed)
+        free_energy = self._visible_term(images) - tf.reduce_sum(
+            prob_max_pool_log_partition(inputs, self.pool_size), [1, 2, 3])
 
         def sweep(h, step_seed):
             visible_seed, hidden_seed = tf.unstack(split_seed(step_seed, 2))
@@ -215,7 +218,7 @@ class ConvRBMDistribution(EnergyDistribution):
                                      self.filters.shape[:2])
         hidden = tf.reduce_sum(probs, [0, 1, 2]) - tf.reduce_sum(negative_probs, [0, 1, 2])
         visible = tf.reduce_sum(images - negative, [0, 1, 2])
-        return ContrastiveStatistics(filters, hidden, visible, probs, negative, negative_mean)
+        return ContrastiveStatistics(filters, hidden, visible, probs, negative, negative_mean, free_energy)
 
     # ------------------------------------------------------------ log Z
     def _num_blocks(self):
@@ -333,13 +336,14 @@ def hidden_shape(image_shape, filter_shape, pool_size, num_groups=None):
 
 class ContrastiveStatistics(collections.namedtuple(
         "ContrastiveStatistics",
-        ["filters", "hidden_bias", "visible_bias", "hidden_probs", "negative", "negative_mean"])):
+        ["filters", "hidden_bias", "visible_bias", "hidden_probs", "negative", "negative_mean", "free_energy"])):
     """`filters`, `hidden_bias`, `visible_bias`: positive minus negative
     statistics summed over the batch, the CD-k estimate of the gradient of
     sum_n log p(v_n); `hidden_probs`: P(h | v) of the data [n, H', W', K];
     `negative`: the chain's visibles v~ [n, H, W, C]; `negative_mean`:
     E[v | h] at the chain's last hidden draw [n, H, W, C]
-    (for CD-1, the data's one-step reconstruction)."""
+    (for CD-1, the data's one-step reconstruction); `free_energy`: F(v) of
+    the data [n], from the same bottom-up inputs."""
 
 
 def filter_correlation(images, hidden, filter_shape):

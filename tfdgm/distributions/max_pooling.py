@@ -75,6 +75,24 @@ def block_logits(inputs, pool_size):
     return tf.concat([blocks, tf.zeros_like(blocks[..., :1])], -1)
 
 
+def _upsample(pooled, pool_size):
+    """Each block's value copied to its C x C units: [n, H'/C, W'/C, K] -> [n, H', W', K]."""
+    return tf.nn.depth_to_space(tf.tile(pooled, [1, 1, 1, pool_size * pool_size]), pool_size)
+
+
+def _block_softmax(inputs, pool_size):
+    """The (C^2 + 1)-way softmax of every block, stabilized by m = max(0, max_i I_i)
+    and built from pooling ops (which the CPU runs faster than reductions over a
+    block axis): -> (P(h_i = 1) [n, H', W', K], P(all off) [n, H'/C, W'/C, K],
+    m and the sum of exp(logit - m), both [n, H'/C, W'/C, K])."""
+    c = pool_size
+    top = tf.maximum(tf.nn.max_pool2d(inputs, c, c, "VALID"), 0.0)
+    units = tf.exp(inputs - _upsample(top, c))
+    off = tf.exp(-top)
+    total = off + float(c * c) * tf.nn.avg_pool2d(units, c, c, "VALID")
+    return units / _upsample(total, c), off / total, top, total
+
+
 def prob_max_pool_probs(inputs, pool_size):
     """Posterior of probabilistic max-pooling (Lee et al. 2009, Sec. 3.3, eqs. 6-7).
 
@@ -92,8 +110,8 @@ def prob_max_pool_probs(inputs, pool_size):
     """
     inputs = tf.convert_to_tensor(inputs, tf.float32)
     _check_pool(inputs, pool_size)
-    probs = tf.nn.softmax(block_logits(inputs, pool_size), axis=-1)
-    return _unblocks(probs[..., :-1], pool_size), 1.0 - probs[..., -1]
+    units, off, _, _ = _block_softmax(inputs, pool_size)
+    return units, 1.0 - off
 
 
 def prob_max_pool_log_partition(inputs, pool_size):
@@ -101,7 +119,8 @@ def prob_max_pool_log_partition(inputs, pool_size):
     a block contributes (its hidden states summed out). -> [n, H'/C, W'/C, K]."""
     inputs = tf.convert_to_tensor(inputs, tf.float32)
     _check_pool(inputs, pool_size)
-    return tf.reduce_logsumexp(block_logits(inputs, pool_size), axis=-1)
+    _, _, top, total = _block_softmax(inputs, pool_size)
+    return top + tf.math.log(total)
 
 
 def _sample_blocks(logits, seed):
@@ -109,6 +128,27 @@ def _sample_blocks(logits, seed):
     uniform = rng.uniform(tf.shape(logits), seed, minval=1e-20, maxval=1.0)
     gumbel = -tf.math.log(-tf.math.log(uniform))
     return tf.one_hot(tf.argmax(logits + gumbel, axis=-1), logits.shape[-1], dtype=tf.float32)
+
+
+def _draw_units(units, pool_size, seed):
+    """One state per block from the probabilities of its units [n, H', W', K]
+    (the rest of the mass is "all off"), by inverting the cumulative
+    distribution over the units in row-major order with one uniform per block,
+    on slices of a reshape (unit (r, c) of every block at once; strided slicing
+    is several times slower on CPU).
+    -> (hidden [n, H', W', K], pooling [n, H'/C, W'/C, K]), binary float32."""
+    c = pool_size
+    shape = tf.shape(units)
+    grid = tf.reshape(units, [shape[0], shape[1] // c, c, shape[2] // c, c, units.shape[-1]])
+    slices = [grid[:, :, r, :, col, :] for r in range(c) for col in range(c)]  # each [n, H'/C, W'/C, K]
+    uniform = rng.uniform(tf.shape(slices[0]), seed)
+    lower, drawn = tf.zeros_like(uniform), []
+    for probs in slices:
+        upper = lower + probs
+        drawn.append(tf.cast((uniform >= lower) & (uniform < upper), tf.float32))
+        lower = upper
+    hidden = tf.nn.depth_to_space(tf.concat(drawn, -1), c)  # channels (row, column, group), as space_to_depth
+    return hidden, tf.add_n(drawn)
 
 
 def sample_prob_max_pool(inputs, pool_size, seed):
@@ -126,15 +166,11 @@ def sample_prob_max_pool(inputs, pool_size, seed):
     """
     inputs = tf.convert_to_tensor(inputs, tf.float32)
     _check_pool(inputs, pool_size)
-    one_hot = _sample_blocks(block_logits(inputs, pool_size), seed)
-    return _unblocks(one_hot[..., :-1], pool_size), 1.0 - one_hot[..., -1]
+    return _draw_units(_block_softmax(inputs, pool_size)[0], pool_size, seed)
 
 
 def sample_prob_max_pool_with_probs(inputs, pool_size, seed):
     """The posterior of `prob_max_pool_probs` and one draw from it, from one softmax.
-
-    Each block's state is drawn by inverting its cumulative distribution
-    over (unit 1, ..., unit C^2, all off) with one uniform per block.
 
     Arguments:
       inputs: I, [n, H', W', K] with H', W' multiples of `pool_size`.
@@ -145,11 +181,8 @@ def sample_prob_max_pool_with_probs(inputs, pool_size, seed):
     """
     inputs = tf.convert_to_tensor(inputs, tf.float32)
     _check_pool(inputs, pool_size)
-    probs = tf.nn.softmax(block_logits(inputs, pool_size), axis=-1)  # [n, H'/C, W'/C, K, C*C + 1]
-    upper = tf.math.cumsum(probs, axis=-1)
-    uniform = rng.uniform(tf.shape(probs)[:-1], seed)[..., None]
-    one_hot = tf.cast((uniform < upper) & (uniform >= upper - probs), tf.float32)
-    return _unblocks(probs[..., :-1], pool_size), _unblocks(one_hot[..., :-1], pool_size)
+    units = _block_softmax(inputs, pool_size)[0]
+    return units, _draw_units(units, pool_size, seed)[0]
 
 
 def sample_hidden_given_pooling(inputs, pooling, pool_size, seed):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tests.checks.export import exported_outputs
+from tests.helpers import recording_xla_traces
 from tests.models.energy.test_conv_rbm import bars
 from tests.models.energy.test_rbm import energy_calls
 from tfdgm import cli
@@ -65,6 +66,18 @@ def test_second_layer_receptive_fields_are_the_weighted_sums_of_first_layer_filt
         top, left = 2 * a + u, 2 * b + w
         expected[top:top + 3, left:left + 3, :, k2] += second[a, b, k1, k2] / 4.0 * first[:, :, :, k1]
     np.testing.assert_allclose(fields, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.xla
+def test_train_step_compiles_with_xla_when_asked():
+    model = _small()
+    model.compile()
+    assert model.jit_compile is False  # off by default: XLA's CPU convolutions are slower
+    model.compile(jit_compile=True)
+    with recording_xla_traces(model) as traced:
+        history = model.fit(bars(64), batch_size=16, epochs=2, verbose=0)
+    assert traced and all(traced), traced
+    assert all(np.isfinite(values[-1]) for values in history.history.values()), history.history
 
 
 def test_export_round_trip_in_a_fresh_process_importing_only_tensorflow(tmp_path):

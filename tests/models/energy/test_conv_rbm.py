@@ -41,18 +41,18 @@ def test_training_increases_the_exact_log_likelihood():
     assert history.history["reconstruction_error"][-1] < history.history["reconstruction_error"][0]
 
 
-def test_sparsity_target_lowers_hidden_activity():
+def test_sparsity_target_is_reached():
     x = bars(512, seed=1)
     activity = {}
     for target in (None, 0.02):
         model = ConvRBM(image_shape=(8, 8, 1), num_filters=6, filter_size=3, sparsity_target=target,
-                        sparsity_cost=5.0)
+                        sparsity_cost=1.0)
         model.compile()
         model.fit(x, batch_size=32, epochs=4, verbose=0)
         activity[target] = float(tf.reduce_mean(model.hidden_probs(x)))
-    # the regularizer drives the biases until the mean activation nears the target
-    assert activity[0.02] < 0.5 * activity[None], activity
-    assert activity[0.02] < 0.06, activity
+    # the regularizer moves each group's bias until its mean detection activation is the target
+    assert activity[None] > 0.05, activity
+    assert abs(activity[0.02] - 0.02) < 0.005, activity
 
 
 @pytest.mark.xla
@@ -60,7 +60,8 @@ def test_train_step_with_gaussian_visible_units_compiles_with_xla():
     """The binary ConvRBM's XLA step is in the test contract (tests/test_model_contract.py)."""
     model = get("conv_rbm")(image_shape=(8, 8, 1), num_filters=3, filter_size=3, visible="gaussian")
     model.compile()
-    assert model.jit_compile is True
+    assert model.jit_compile is False  # off by default: XLA's CPU convolutions are slower
+    model.compile(jit_compile=True)
     x = bars(32) + np.random.default_rng(0).normal(size=(32, 8, 8, 1)).astype(np.float32)
     with recording_xla_traces(model) as traced:
         model.fit(x, batch_size=16, epochs=1, verbose=0)

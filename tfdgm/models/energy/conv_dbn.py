@@ -13,7 +13,13 @@ from tfdgm.distributions.conv_rbm import (
 from tfdgm.distributions.gibbs import run_chain, split_seed
 from tfdgm.models.base import as_seed
 from tfdgm.models.energy.base import EnergyModel
-from tfdgm.models.energy.conv_rbm import ConvRBM, _as_size, contrastive_gradients, default_learning_rate
+from tfdgm.models.energy.conv_rbm import (
+    ConvRBM,
+    _as_size,
+    contrastive_gradients,
+    default_learning_rate,
+    initial_hidden_bias,
+)
 from tfdgm.models.energy.dbn import LayerStack
 
 __all__ = ["ConvDBN"]
@@ -64,15 +70,20 @@ class ConvDBN(LayerStack, EnergyModel):
         rest); None splits the `fit` epochs evenly.
       down_steps: clamped Gibbs sweeps per lower layer in the down pass.
       sparsity_target: one value or one per layer (None disables).
+      initial_filter_scale: standard deviation of every layer's filters at start.
       other arguments: see `ConvRBM` / `EnergyModel` (PCD is not supported).
     """
 
     data_kind = "binary"
 
+    #: `compile()` leaves XLA off: the step compiles (`jit_compile=True`), but
+    #: XLA's CPU convolutions run it many times slower than TensorFlow's own.
+    supports_xla = False
+
     def __init__(self, image_shape=None, num_filters=(24, 40), filter_size=(9, 5), pool_size=(2, 2),
                  visible="binary", epochs_per_layer=None, down_steps=5, cd_steps=1, sparsity_target=0.02,
-                 sparsity_cost=1.0, learning_rate=None, momentum=0.5, weight_decay=1e-4, event_shape=None,
-                 **kwargs):
+                 sparsity_cost=1.0, learning_rate=None, momentum=0.5, weight_decay=1e-3, initial_filter_scale=0.1,
+                 event_shape=None, **kwargs):
         shape = image_shape if image_shape is not None else event_shape
         shape = (28, 28, 1) if shape is None else tuple(int(d) for d in shape)
         if len(shape) != 3:
@@ -98,6 +109,7 @@ class ConvDBN(LayerStack, EnergyModel):
                          weight_decay=weight_decay, **kwargs)
         self.sparsity_target = sparsity_target if not isinstance(sparsity_target, tuple) else list(sparsity_target)
         self.sparsity_targets = targets
+        self.initial_filter_scale = float(initial_filter_scale)
         self.num_filters = widths
         self.filter_sizes = _per_layer(filter_size, num_layers, "filter_size", lambda f: _as_size(f, "filter_size"))
         self.pool_sizes = _per_layer(pool_size, num_layers, "pool_size", lambda c: _as_size(c, "pool_size")[0])
@@ -128,6 +140,7 @@ class ConvDBN(LayerStack, EnergyModel):
         return {**config, "num_filters": list(self.num_filters), "filter_size": [list(f) for f in self.filter_sizes],
                 "pool_size": list(self.pool_sizes), "visible": self.visible,
                 "epochs_per_layer": self.epochs_per_layer, "down_steps": self.down_steps,
+                "initial_filter_scale": self.initial_filter_scale,
                 "sparsity_target": self.sparsity_target}
 
     @classmethod
@@ -149,9 +162,10 @@ class ConvDBN(LayerStack, EnergyModel):
             filter_h, filter_w = self.filter_sizes[layer]
             self.layer_filters_.append(self.add_weight(
                 name=f"filters_{layer + 1}", shape=(filter_h, filter_w, shape[2], groups),
-                initializer=keras.initializers.RandomNormal(stddev=0.01)))
+                initializer=keras.initializers.RandomNormal(stddev=self.initial_filter_scale)))
+            start = initial_hidden_bias(self.sparsity_targets[layer], self.pool_sizes[layer])
             self.hidden_biases.append(self.add_weight(name=f"hidden_bias_{layer + 1}", shape=(groups,),
-                                                      initializer="zeros"))
+                                                      initializer=keras.initializers.Constant(start)))
             self.visible_biases.append(self.add_weight(name=f"visible_bias_{layer + 1}", shape=(shape[2],),
                                                        initializer="zeros"))
         self.stage = self.add_weight(name="stage", shape=(), initializer="zeros", trainable=False)
@@ -323,12 +337,12 @@ class ConvDBN(LayerStack, EnergyModel):
             self.top_input_count.assign(count)
         distribution = self.layer_distribution(layer)
         activity = self.layer_activity[layer]
-        gradients, q, _ = contrastive_gradients(distribution, flat, seed, self.cd_steps, self.weight_decay,
+        gradients, q, stats = contrastive_gradients(distribution, flat, seed, self.cd_steps, self.weight_decay,
                                                 None if activity is None else self.sparsity_targets[layer],
                                                 self.sparsity_cost)
         if q is not None:
             activity.assign(q)
-        return self._full_gradients(layer, gradients), tf.reduce_mean(distribution.flat_free_energy(flat))
+        return self._full_gradients(layer, gradients), tf.reduce_mean(stats.free_energy)
 
     def train_step(self, data):
         x, _ = self.unpack(data)

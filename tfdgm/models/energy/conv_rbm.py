@@ -60,9 +60,18 @@ def contrastive_gradients(distribution, v, seed, cd_steps, weight_decay, sparsit
 
 
 def default_learning_rate(visible):
-    """The CD step when none is given: 0.2 for binary visibles, 0.01 for
-    Gaussian ones (measured; see `ConvRBM`)."""
-    return 0.2 if visible == "binary" else 0.01
+    """The CD step when none is given: 1.0 for binary visibles, 0.01 for
+    Gaussian ones (whose inputs are unbounded)."""
+    return 1.0 if visible == "binary" else 0.01
+
+
+def initial_hidden_bias(sparsity_target, pool_size):
+    """The hidden bias b at which each detection unit is on with probability p
+    when W = 0: exp(b) / (1 + C^2 exp(b)) = p, b = log(p / (1 - C^2 p)); 0 without
+    a target (or a target the pooling constraint cannot reach)."""
+    if sparsity_target is None or sparsity_target * pool_size**2 >= 1.0:
+        return 0.0
+    return float(np.log(sparsity_target / (1.0 - pool_size**2 * sparsity_target)))
 
 
 def _as_size(value, what):
@@ -81,23 +90,23 @@ class ConvRBM(EnergyModel):
     """Convolutional RBM: K filter groups with probabilistic max-pooling.
 
     `distribution()` is a `ConvRBMDistribution` built from the weights:
-    filters W [filter_h, filter_w, C, K] (Normal(0, 0.01^2) at start), one
-    bias per hidden group and one per visible channel. Binary visibles, or
-    Gaussian visibles of unit variance (eq. 2 of the paper, whose natural
-    images are whitened: use standardized data; the CLI's default for
-    `visible="gaussian"` scales pixels to about zero mean, unit variance).
-    Training is CD-k on the free energy (see `EnergyModel`); the CD term is
-    divided by the H' x W' hidden positions that share each filter, so that
-    `learning_rate` is a per-position step as for a dense RBM. The sparsity
-    regularizer (Sec. 3.5) pushes each group's mean hidden activation towards
-    `sparsity_target` through the hidden biases (`sparsity_penalty`).
-    The default step for binary visibles is 0.2 (momentum 0.5): on 10,000
-    binarized Fashion-MNIST images (3 epochs, batch 64, 24 filters of 9 x 9)
-    it brought the one-step reconstruction error to 96.2 with the mean hidden
-    activation at the 0.02 target, where 0.05 left blob-like filters and the
-    pooling units on about half the time (benchmarks/conv_dbn.py);
-    learning_rate=0.5, momentum=0.9 reached 79.6 (filters with more edge and
-    stroke structure, mean activation 0.025).
+    filters W [filter_h, filter_w, C, K] (Normal(0, `initial_filter_scale`^2)
+    at start), one bias per hidden group (at start, the value that puts each
+    group's mean activation at `sparsity_target` when W = 0) and one per
+    visible channel. Binary visibles, or Gaussian visibles of unit variance
+    (eq. 2 of the paper, whose natural images are whitened: use standardized
+    data; the CLI's default for `visible="gaussian"` scales pixels to about
+    zero mean, unit variance).
+
+    Training is CD-k with the gradient in closed form
+    (`ConvRBMDistribution.contrastive_divergence`), divided by the H' x W'
+    hidden positions that share each filter, so that `learning_rate` is a
+    per-position step as for a dense RBM; the sparsity regularizer (Sec. 3.5)
+    moves each group's bias by `sparsity_cost` (q_k - p) towards the target
+    mean activation p (`sparsity_gradient`); weight decay acts on the filters.
+    The filters must start large enough for their differences to grow faster
+    than the component they all share (the mean data patch): at scale 0.01
+    every filter converges to that one blob.
 
     References:
       Lee, Grosse, Ranganath & Ng, "Convolutional deep belief networks for
@@ -116,6 +125,7 @@ class ConvRBM(EnergyModel):
         hidden maps, 10 x 10 pooling maps).
       pool_size: C of the C x C probabilistic max-pooling blocks.
       visible: "binary" or "gaussian".
+      initial_filter_scale: standard deviation of the filters at start.
       cd_steps, sparsity_target, sparsity_cost, learning_rate, momentum,
       weight_decay, sampling_steps: see `EnergyModel` (PCD is supported too).
 
@@ -127,9 +137,13 @@ class ConvRBM(EnergyModel):
 
     data_kind = "binary"
 
+    #: `compile()` leaves XLA off: the step compiles (`jit_compile=True`), but
+    #: XLA's CPU convolutions run it many times slower than TensorFlow's own.
+    supports_xla = False
+
     def __init__(self, image_shape=None, num_filters=24, filter_size=9, pool_size=2, visible="binary",
                  cd_steps=1, sparsity_target=0.02, sparsity_cost=1.0, learning_rate=None, momentum=0.5,
-                 weight_decay=1e-4, event_shape=None, **kwargs):
+                 weight_decay=1e-3, initial_filter_scale=0.1, event_shape=None, **kwargs):
         shape = image_shape if image_shape is not None else event_shape
         shape = (28, 28, 1) if shape is None else tuple(shape)
         if len(shape) != 3:
@@ -147,6 +161,7 @@ class ConvRBM(EnergyModel):
         self.filter_size = _as_size(filter_size, "filter_size")
         self.pool_size = int(_as_size(pool_size, "pool_size")[0])
         self.visible = visible
+        self.initial_filter_scale = float(initial_filter_scale)
         self.hidden_shape = hidden_shape(shape, self.filter_size, self.pool_size, self.num_filters)
         self.data_kind = "binary" if visible == "binary" else "continuous"
 
@@ -159,7 +174,8 @@ class ConvRBM(EnergyModel):
         config = super().hyperparameters()
         del config["num_hidden"]
         return {**config, "num_filters": self.num_filters, "filter_size": list(self.filter_size),
-                "pool_size": self.pool_size, "visible": self.visible}
+                "pool_size": self.pool_size, "visible": self.visible,
+                "initial_filter_scale": self.initial_filter_scale}
 
     @classmethod
     def default_hyperparameters(cls, info):
@@ -182,9 +198,11 @@ class ConvRBM(EnergyModel):
         filter_h, filter_w = self.filter_size
         self.conv_filters = self.add_weight(
             name="filters", shape=(filter_h, filter_w, self.event_shape[2], self.num_filters),
-            initializer=keras.initializers.RandomNormal(stddev=0.01),
+            initializer=keras.initializers.RandomNormal(stddev=self.initial_filter_scale),
         )
-        self.hidden_bias = self.add_weight(name="hidden_bias", shape=(self.num_filters,), initializer="zeros")
+        self.hidden_bias = self.add_weight(
+            name="hidden_bias", shape=(self.num_filters,),
+            initializer=keras.initializers.Constant(initial_hidden_bias(self.sparsity_target, self.pool_size)))
         self.visible_bias = self.add_weight(name="visible_bias", shape=(self.event_shape[2],), initializer="zeros")
         self._build_energy_state(
             num_hidden_for_sparsity=self.num_filters,
@@ -271,5 +289,4 @@ class ConvRBM(EnergyModel):
             self.hidden_activity.assign(q)
         gradients = dict(zip([id(self.conv_filters), id(self.hidden_bias), id(self.visible_bias)], layer))
         reconstruction = tf.reshape(stats.negative_mean, [-1, self.num_dims])
-        return ([gradients[id(v)] for v in self.trainable_variables], distribution.flat_free_energy(flat),
-                reconstruction)
+        return [gradients[id(v)] for v in self.trainable_variables], stats.free_energy, reconstruction
