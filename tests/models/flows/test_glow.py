@@ -1,18 +1,15 @@
 """Glow: step/level mathematics, actnorm data init inside fit (and across a resume),
 temperature, class-conditional prior, XLA, export."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
 
-from tests.helpers import run_in_tensorflow_process
+from tests.checks.export import exported_outputs
 from tests.checks.flows import (assert_export_round_trip, assert_model_bijector_correct,
                                 assert_sample_log_prob_matches_bijector_path,
                                 assert_train_step_lowers_to_xla, grid_mass, randomize,
                                 two_blobs)
-from tfdgm import export
 from tfdgm.bijectors.actnorm import ActNormLayer
 from tfdgm.bijectors.squeeze import Squeeze
 from tfdgm.models import Glow
@@ -149,28 +146,16 @@ def test_class_conditional_export_has_per_class_log_prob_and_sampling(tmp_path):
                       scale=0.05)
     x = np.random.default_rng(8).normal(size=(4, 4, 4, 1)).astype(np.float32)
     labels = np.array([2, 0, 1, 2], np.int32)
-    np.save(tmp_path / "x.npy", x)
-    path = export.save(model, str(tmp_path / "saved"))
-    script = f"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-loaded = tf.saved_model.load({path!r})
-x = tf.constant(np.load({str(tmp_path / "x.npy")!r}))
-given = loaded.signatures["log_prob_given_label"](x=x, label=tf.constant({labels.tolist()!r}, tf.int32))
-sample = lambda: loaded.signatures["sample_given_label"](n=tf.constant(5), seed=tf.constant(9), label=tf.constant(1))
-out = {{"given": given["log_prob"].numpy().tolist(),
-       "table": loaded.signatures["class_log_prob"](x=x)["log_prob"].numpy().tolist(),
-       "mixture": loaded.signatures["log_prob"](x=x)["log_prob"].numpy().tolist(),
-       "sample": sample()["samples"].numpy().tolist(),
-       "deterministic": bool((sample()["samples"].numpy() == sample()["samples"].numpy()).all()),
-       "imported": sorted(m for m in ("tfdgm", "tensorflow_probability", "tf_keras") if m in sys.modules)}}
-print(json.dumps(out))
-"""
-    done = run_in_tensorflow_process(script)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["imported"] == [] and result["deterministic"]
+    result = exported_outputs(model, {
+        "given": ("log_prob_given_label", {"x": x, "label": labels}),
+        "table": ("class_log_prob", {"x": x}), "mixture": ("log_prob", {"x": x}),
+        "sample": ("sample_given_label", {"n": 5, "seed": 9, "label": 1}),
+        "again": ("sample_given_label", {"n": 5, "seed": 9, "label": 1}),
+    }, tmp_path)
+    result = {"given": result["given"]["log_prob"], "table": result["table"]["log_prob"],
+              "mixture": result["mixture"]["log_prob"], "sample": result["sample"]["samples"],
+              "again": result["again"]["samples"]}
+    np.testing.assert_array_equal(result["sample"], result["again"])
     np.testing.assert_allclose(result["given"], model.log_prob(x, context=labels).numpy(), rtol=1e-4, atol=1e-3)
     table = np.array(result["table"])
     np.testing.assert_allclose(table, model.class_log_prob(x).numpy(), rtol=1e-4, atol=1e-3)
