@@ -4,8 +4,9 @@ A model answers for data of one kind: "binary" (values in {0, 1}), "counts"
 (non-negative integers), "levels" (integers in [0, num_levels)) or
 "continuous" (finite reals). The kind is declared once per model class by its
 `data_kind` attribute; where the likelihood is a constructor argument (MADE,
-NADE, PixelCNN, VAE, ...) the likelihood decides (`data_kind_for(params)` on
-the class, else the `likelihood` name). The domain applies to what the model
+NADE, PixelCNN, VAE, ...) its `likelihood` name decides, and where another
+hyper-parameter does (ConvRBM's `visible`), `data_kind_for(params)` on the
+class or a per-instance `data_kind`. The domain applies to what the model
 sees: `fit` and `log_prob` take model-space data (the `data_transform` only
 maps densities back to the original data space), so "binarize:static" data
 reach a binary model as {0, 1} and "dequantize,scale" data a continuous one.
@@ -92,8 +93,8 @@ class Domain:
 
 
 def domain_of(model):
-    """The data domain of `model` (a `GenerativeModel`), from its likelihood
-    or its class's `data_kind`."""
+    """The data domain of `model` (a `GenerativeModel`): from its `likelihood`
+    name, else a per-instance `data_kind`, else `data_kind_for(hyperparameters())`."""
     likelihood = getattr(model, "likelihood", None)
     if isinstance(likelihood, str) and likelihood in LIKELIHOOD_KINDS:  # MADE, NADE, PixelCNN, VAE, ...
         kind = LIKELIHOOD_KINDS[likelihood]
