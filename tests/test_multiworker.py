@@ -78,6 +78,11 @@ def test_two_worker_step_equals_one_process_step_on_the_same_global_batch(tmp_pa
             moved = max(moved, float(np.max(np.abs(one[key] - start))))
             np.testing.assert_allclose(two[key], one[key], rtol=0, atol=1e-5, err_msg=f"{model} {key}")
         assert moved > 1e-3, f"{model}: the step changed nothing, the comparison would be empty"
+    # Each worker read its own half of the global batch.
+    everything = np.load(tmp_path / "single" / "shard_0.npy")
+    halves = [np.load(tmp_path / "multi" / f"shard_{task}.npy") for task in range(2)]
+    assert everything.shape == (16, 2) and [h.shape for h in halves] == [(8, 2), (8, 2)]
+    np.testing.assert_array_equal(np.sort(np.concatenate(halves), 0), np.sort(everything, 0))
 
 
 def _optimizer_iterations(weights_path):
