@@ -56,13 +56,16 @@ def test_sparsity_target_is_reached():
 
 
 @pytest.mark.xla
-def test_train_step_with_gaussian_visible_units_compiles_with_xla():
-    """The binary ConvRBM's XLA step is in the test contract (tests/test_model_contract.py)."""
-    model = get("conv_rbm")(image_shape=(8, 8, 1), num_filters=3, filter_size=3, visible="gaussian")
+@pytest.mark.parametrize("visible", ["binary", "gaussian"])
+def test_train_step_compiles_with_xla(visible):
+    """XLA is off by default (`supports_xla = False`, so the test contract skips
+    it), but the step compiles when asked for."""
+    model = get("conv_rbm")(image_shape=(8, 8, 1), num_filters=3, filter_size=3, visible=visible)
     model.compile()
     assert model.jit_compile is False  # off by default: XLA's CPU convolutions are slower
     model.compile(jit_compile=True)
-    x = bars(32) + np.random.default_rng(0).normal(size=(32, 8, 8, 1)).astype(np.float32)
+    x = bars(32)
+    x = x if visible == "binary" else x + np.random.default_rng(0).normal(size=x.shape).astype(np.float32)
     with recording_xla_traces(model) as traced:
         model.fit(x, batch_size=16, epochs=1, verbose=0)
     assert traced and all(traced), traced  # fit traced its train step inside XLA
