@@ -147,7 +147,8 @@ class MaskedConv2D(keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        y = tf.nn.conv2d(x, self.kernel * self.mask, strides=1, padding="SAME")
+        kernel = tf.convert_to_tensor(self.kernel)  # the compute dtype under a mixed policy
+        y = tf.nn.conv2d(x, kernel * tf.cast(self.mask, kernel.dtype), strides=1, padding="SAME")
         if self.bias is not None:
             y = y + self.bias
         return self.activation(y)
