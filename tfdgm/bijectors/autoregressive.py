@@ -47,6 +47,12 @@ class MaskedAutoregressiveFlow(Bijector):
     def _parameter_properties(cls, dtype):
         return dict()
 
+    @classmethod
+    def from_network(cls, network, context=None, mask_index=None, name=None):
+        """The bijector conditioned by a `tfdgm.nn.made.MADENetwork` (with its
+        mask `mask_index`, and `context` when the network takes one)."""
+        return cls(lambda y: network.shift_and_log_scale(y, context, mask_index), name=name)
+
     def forward_and_log_det(self, u):
         num_dims = u.shape[-1] if u.shape[-1] is not None else tf.shape(u)[-1]
 

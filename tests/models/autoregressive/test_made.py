@@ -11,7 +11,7 @@ from tests.checks.bijectors import assert_bijector_correct
 from tests.helpers import binary_states, recording_xla_traces
 from tests.models.autoregressive.common import check_export_in_fresh_process, grid_mass, randomize
 from tfdgm.models import MADE, IndependentBernoulli
-from tfdgm.models.autoregressive.made import MADENetwork
+from tfdgm.nn.made import MADENetwork
 from tfdgm.nn.masked import MaskResampling, hidden_degrees, input_degrees, input_order, made_masks
 
 

@@ -160,7 +160,7 @@ def test_block_sparse_masked_product_is_the_same_function_and_stays_autoregressi
     """num_blocks > 1 multiplies only the non-zero blocks of W * M: with the
     dense kernel's entries copied into the blocks, outputs and gradients
     equal the dense layer's, and outputs still ignore inputs at or after them."""
-    from tfdgm.models.autoregressive.made import MADENetwork
+    from tfdgm.nn.made import MADENetwork
 
     networks = {}
     for num_blocks in (1, 4):

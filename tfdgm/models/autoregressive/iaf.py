@@ -3,6 +3,8 @@ one-pass sampling and D-pass density evaluation."""
 
 import tensorflow_probability as tfp
 
+from tfdgm.bijectors.autoregressive import MaskedAutoregressiveFlow
+
 from tfdgm.models.autoregressive.maf import AutoregressiveFlow
 
 tfb = tfp.bijectors
@@ -48,4 +50,4 @@ class IAF(AutoregressiveFlow):
     """
 
     def layer_bijector(self, network, context):
-        return tfb.Invert(network.bijector(context))
+        return tfb.Invert(MaskedAutoregressiveFlow.from_network(network, context))

@@ -7,30 +7,16 @@ import tensorflow_probability as tfp
 
 from tfdgm import rng
 from tfdgm.bijectors.autoregressive import MaskedAutoregressiveFlow
-from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context, marginal_log_prob
+from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context
 from tfdgm.models.base import DensityModel, as_seed
-from tfdgm.nn import made as made_network
+from tfdgm.nn.made import MADENetwork
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
-__all__ = ["MADE", "MADENetwork", "ClassConditional", "class_context", "marginal_log_prob"]
+__all__ = ["MADE"]
 
 _LIKELIHOODS = ("bernoulli", "gaussian")
-
-
-class MADENetwork(made_network.MADENetwork):
-    """`tfdgm.nn.made.MADENetwork` (the masked conditioner) with the MAF
-    bijector it conditions."""
-
-    def bijector(self, context=None, name=None, mask_index=None):
-        """The affine autoregressive bijector (TFP's `MaskedAutoregressiveFlow`)
-        conditioned by this network (with mask `mask_index`): forward u -> x
-        is the D-pass x_d = u_d exp(alpha_d(x_<d)) + mu_d(x_<d), inverse x -> u
-        one pass."""
-        return MaskedAutoregressiveFlow(
-            shift_and_log_scale_fn=lambda y: self.shift_and_log_scale(y, context, mask_index), name=name
-        )
 
 
 class _MADEAutoregressive(tfd.Autoregressive):
@@ -230,7 +216,7 @@ class MADE(ClassConditional, DensityModel):
         if self.likelihood == "gaussian":
             bijector = tfb.Chain([
                 tfb.Reshape(event_shape_out=self.event_shape, event_shape_in=[self.num_dims]),
-                self.network.bijector(context, mask_index=mask_index),
+                MaskedAutoregressiveFlow.from_network(self.network, context, mask_index=mask_index),
             ])
             base = tfd.Independent(tfd.Normal(tf.zeros([self.num_dims]), 1.0), reinterpreted_batch_ndims=1)
             return tfd.TransformedDistribution(base, bijector)

@@ -4,9 +4,10 @@ autoregressive bijectors, with order reversal and optional batch norm."""
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdgm.bijectors.autoregressive import MaskedAutoregressiveFlow
 from tfdgm.bijectors.batch_norm import BatchNorm
 from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context
-from tfdgm.models.autoregressive.made import MADENetwork
+from tfdgm.nn.made import MADENetwork
 from tfdgm.models.flows.base import FlowModel
 from tfdgm.models.flows.context import ContextConditional
 from tfdgm.nn.masked import input_order
@@ -286,4 +287,4 @@ class MAF(AutoregressiveFlow):
     """
 
     def layer_bijector(self, network, context):
-        return network.bijector(context)
+        return MaskedAutoregressiveFlow.from_network(network, context)
