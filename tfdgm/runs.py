@@ -116,7 +116,8 @@ def train(
       epochs: total epochs (a resumed run trains the remaining ones).
       batch_size, seed: training settings.
       learning_rate: step size of the model's optimizer (`make_optimizer`:
-        Adam at 1e-3 by default; SGD at the model's rate for RBMs).
+        Adam at 1e-3 by default; SGD at the model's rate for RBMs; each
+        GAN's own optimizer and rate).
       resume: continue the run in `out` from its last checkpoint.
       strategy: "default", "mirrored", "multiworker" or "tpu".
       preprocess: preprocessing spec; default by model and data kind.
@@ -124,7 +125,7 @@ def train(
       params: model hyper-parameters (dict).
       checkpoint_every: batches between backups (also saved every epoch).
       steps_per_execution: train steps per compiled call (Keras); fewer
-        Python round trips: 2.2x the steps/s of 1 for the baseline
+        Python round trips, which dominate small models' steps
         (benchmarks/baseline_speed.py).
       data_dir: where the data are (Fashion-MNIST IDX files, or TFDS's data_dir).
       download: let TFDS download and prepare missing data (needs network).
