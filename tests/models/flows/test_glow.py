@@ -165,3 +165,31 @@ def test_class_conditional_export_has_per_class_log_prob_and_sampling(tmp_path):
     np.testing.assert_allclose(samples, model.sample(5, seed=9, context=1).numpy(), rtol=1e-4, atol=1e-4)
     # The class prior differs per class, so the label changes the samples.
     assert np.abs(samples - model.sample(5, seed=9, context=0).numpy()).max() > 1e-3
+
+
+def test_train_step_after_initialization_runs_each_coupling_network_once(monkeypatch):
+    """The actnorm initialization pass (every step's network, data -> latent)
+    runs only while an actnorm is uninitialized; afterwards a train step is
+    one log_prob pass, one network call per coupling."""
+    import tensorflow as tf
+
+    from tfdgm.bijectors.coupling import CouplingLayer
+
+    calls, apply_network = [], CouplingLayer._apply_network
+
+    def counted(layer, *args, **kwargs):
+        calls.append(id(layer))
+        return apply_network(layer, *args, **kwargs)
+
+    model = Glow(**IMAGE)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x = tf.constant(np.random.default_rng(0).normal(size=(8, 4, 4, 2)).astype(np.float32))
+    monkeypatch.setattr(CouplingLayer, "_apply_network", counted)
+    model.train_step(x)  # eager: initializes, then the step
+    assert model.is_initialized
+    first = len(calls)
+    calls.clear()
+    model.train_step(x)
+    couplings = [layer for layer in model._flatten_layers() if isinstance(layer, CouplingLayer)]
+    assert sorted(calls) == sorted(id(layer) for layer in couplings)
+    assert first == len(couplings) + 2 * 2  # the first step also ran the four step couplings to initialize

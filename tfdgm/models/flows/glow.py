@@ -243,7 +243,13 @@ class Glow(ContextConditional, FlowModel):
 
     def train_step(self, data):
         x, context = self.unpack(data)
-        self.initialize(x, context if self.context_shape is not None else None)
+        context = context if self.context_shape is not None else None
+        self._ensure_built()
+        # The initialization pass (every coupling network, data -> latent) runs
+        # only while some actnorm is uninitialized, not in every step.
+        flags = [layer.initialized > 0.5 for layer in self.step_layers if isinstance(layer, ActNormLayer)]
+        tf.cond(tf.reduce_all(tf.stack(flags)), lambda: tf.constant(False),
+                lambda: (self.initialize(x, context), tf.constant(True))[1])
         return super().train_step(data)
 
     # ---------------------------------------------------------------- prior
