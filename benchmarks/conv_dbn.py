@@ -28,7 +28,8 @@ script measures each at a small budget:
   `--num-classifier` of the training examples);
 * speed, side by side in one run: images/s of layer-1 ConvRBM CD-1 training
   (`fit`, Fashion-MNIST 28x28, 24 filters of 9x9, pooling 2) of this version
-  against the version at `--baseline-commit` (loaded from git: the CD
+  (at the batch size of the baseline and at a larger one, with and without
+  XLA) against the version at `--baseline-commit` (loaded from git: the CD
   gradient by autodiff of the free energy and the pooling softmax over a
   transposed block axis), interleaved rounds, best of each; and the fraction
   of the float32 GEMM rate (a 2048^2 `tf.matmul`, measured in the same run)
@@ -108,15 +109,17 @@ def localization(filters, window=3):
 
 
 def _filter_statistics(filters, seed=0):
-    """Localization of the filters and of 1,000 random Normal filters of the same
-    shape, and the mean |cosine| between distinct filters."""
+    """Localization of the filters (in windows a third of the filter wide) and of
+    1,000 random Normal filters of the same shape, and the mean |cosine| between
+    distinct filters."""
     filters = np.asarray(filters)
+    window = max(1, filters.shape[0] // 3)
     random = np.random.default_rng(seed).normal(size=(*filters.shape[:3], 1000))
     flat = filters.reshape(-1, filters.shape[-1])
     unit = flat / np.maximum(np.linalg.norm(flat, axis=0), 1e-30)
     cosine = np.abs(unit.T @ unit)[np.triu_indices(flat.shape[1], 1)]
-    return {"localization_3x3": round(float(localization(filters).mean()), 3),
-            "localization_3x3_random_filters": round(float(localization(random).mean()), 3),
+    return {"window": window, "localization": round(float(localization(filters, window).mean()), 3),
+            "localization_random_filters": round(float(localization(random, window).mean()), 3),
             "mean_abs_cosine_between_filters": round(float(cosine.mean()), 3)}
 
 
@@ -200,12 +203,24 @@ def _enlarged(picture, tile_pixels=36):
 
 
 # ------------------------------------------------------------------- speed
+#: Imports of the previous version whose modules moved since (old -> new).
+MOVED_IMPORTS = {
+    "from tfdgm.inference import exact": "from tfdgm.distributions import enumeration as exact",
+    "from tfdgm.inference.ais import AnnealingPath": "from tfdgm.distributions.annealing import AnnealingPath",
+    "from tfdgm.inference.gibbs import": "from tfdgm.distributions.gibbs import",
+}
+
+
 def previous_conv_rbm(commit):
     """The `ConvRBM` class as it was at `commit`, loaded from git (its
-    distribution module too), for a side-by-side speed ratio."""
+    distribution module too, with `MOVED_IMPORTS` applied), for a side-by-side
+    speed ratio."""
     def source(path):
-        return subprocess.run(["git", "show", f"{commit}:{path}"], capture_output=True, text=True, check=True,
+        text = subprocess.run(["git", "show", f"{commit}:{path}"], capture_output=True, text=True, check=True,
                               cwd=REPOSITORY).stdout
+        for old, new in MOVED_IMPORTS.items():
+            text = text.replace(old, new)
+        return text
 
     distribution = types.ModuleType("previous_conv_rbm_distribution")
     exec(compile(source("tfdgm/distributions/conv_rbm.py"), "previous conv_rbm distribution", "exec"),  # noqa: S102
@@ -246,27 +261,30 @@ def run_speed(args):
     x, _ = _arrays("fashion_mnist", "train", preprocess, args.speed_images)
     config = {"image_shape": (28, 28, 1), "num_filters": 24, "filter_size": 9, "pool_size": 2}
     previous = previous_conv_rbm(args.baseline_commit)
-    variants = {"this version": (ConvRBM, False), "this version, XLA": (ConvRBM, True),
-                f"previous ({args.baseline_commit})": (previous, False),
-                f"previous ({args.baseline_commit}), XLA": (previous, True)}
+    batch, large = args.batch_size, args.large_batch_size
+    variants = {f"this version, batch {batch}": (ConvRBM, False, batch),
+                f"this version, batch {large}": (ConvRBM, False, large),
+                f"this version, batch {batch}, XLA": (ConvRBM, True, batch),
+                f"previous ({args.baseline_commit}), batch {batch}": (previous, False, batch),
+                f"previous ({args.baseline_commit}), batch {batch}, XLA": (previous, True, batch)}
     models, rates = {}, {name: [] for name in variants}
-    for name, (cls, jit) in variants.items():
+    for name, (cls, jit, batch_size) in variants.items():
         keras.utils.set_random_seed(0)
         model = cls(**config)
         model.compile(jit_compile=jit, steps_per_execution=args.steps_per_execution)
-        model.fit(x[: 2 * args.steps_per_execution * args.batch_size], batch_size=args.batch_size, epochs=1,
+        model.fit(x[: 2 * args.steps_per_execution * batch_size], batch_size=batch_size, epochs=1,
                   verbose=0)  # trace and compile
-        models[name] = model
+        models[name] = (model, batch_size, not jit and cls is ConvRBM)
     gemm = []
     for _ in range(args.speed_rounds):
         gemm.append(gemm_rate())
-        for name, model in models.items():
-            count = len(x) if name == "this version" else len(x) // 4
-            seconds = _seconds(lambda: model.fit(x[:count], batch_size=args.batch_size, epochs=1, verbose=0,
+        for name, (model, batch_size, fast) in models.items():
+            count = len(x) if fast else len(x) // 5
+            seconds = _seconds(lambda: model.fit(x[:count], batch_size=batch_size, epochs=1, verbose=0,
                                                  shuffle=False))
             rates[name].append(count / seconds)
     best = {name: max(values) for name, values in rates.items()}
-    baseline = best[f"previous ({args.baseline_commit})"]
+    baseline = best[f"previous ({args.baseline_commit}), batch {batch}"]
     flops = step_flops(config["image_shape"], config["filter_size"], config["num_filters"])
     gemm_best = max(gemm)
     rows = [{"variant": name, "images_per_second": round(rate, 1), "speedup": round(rate / baseline, 2),
@@ -289,11 +307,12 @@ def _table(results, args):
             few, full = [row for row in rows if row["features"] == features]
             lines.append(f"| {name} | {features} | {few['num_features']} | {few['test_accuracy']:.3f} "
                          f"({few['num_labels']}) | {full['test_accuracy']:.3f} ({full['num_labels']}) |")
-    lines += ["", "| data | layer-1 filters: 3x3 localization | random filters | mean abs. cosine |",
-              "|---|---:|---:|---:|"]
+    lines += ["", "| data | layer-1 filters: energy in the strongest window | random filters | "
+                  "mean abs. cosine |", "|---|---:|---:|---:|"]
     for name in args.datasets.split(","):
         stats = results[name]["filters_layer1"]
-        lines.append(f"| {name} | {stats['localization_3x3']:.3f} | {stats['localization_3x3_random_filters']:.3f} "
+        window = f"{stats['window']}x{stats['window']}"
+        lines.append(f"| {name} | {stats['localization']:.3f} ({window}) | {stats['localization_random_filters']:.3f} "
                      f"| {stats['mean_abs_cosine_between_filters']:.3f} |")
     if "speed" in results:
         speed = results["speed"]
@@ -318,7 +337,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--steps-per-execution", type=int, default=10, help="as the CLI's default")
     parser.add_argument("--sample-steps", type=int, default=500)
-    parser.add_argument("--speed-images", type=int, default=4000)
+    parser.add_argument("--speed-images", type=int, default=5000)
+    parser.add_argument("--large-batch-size", type=int, default=250, help="a second batch size for this version")
     parser.add_argument("--speed-rounds", type=int, default=3)
     parser.add_argument("--baseline-commit", default="4987f95")
     parser.add_argument("--skip-speed", action="store_true")
