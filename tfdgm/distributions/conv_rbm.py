@@ -29,7 +29,7 @@ from tfdgm.distributions.enumeration import log_sum_over_states
 from tfdgm.distributions.gibbs import bernoulli, run_chain, split_seed
 from tfdgm.distributions.max_pooling import (  # noqa: F401 (re-exported)
     MAX_ENUMERATED_STATES,
-    _unblocks,
+    from_blocks,
     pooling_configurations,
     prob_max_pool_log_partition,
     prob_max_pool_probs,
@@ -251,7 +251,7 @@ class ConvRBMDistribution(EnergyDistribution):
         height, width, groups = self.pooled_shape
         blocks = pooling_configurations(self._num_blocks(), self.pool_size)  # [S, blocks, C*C]
         blocks = tf.reshape(tf.constant(blocks), [-1, height, width, groups, self.pool_size**2])
-        return _unblocks(blocks, self.pool_size)
+        return from_blocks(blocks, self.pool_size)
 
     def log_sum_over_hidden(self, log_fn):
         """log sum over all constrained hidden configurations h of exp(log_fn(h))."""

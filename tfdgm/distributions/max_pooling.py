@@ -23,6 +23,8 @@ from tfdgm import rng
 __all__ = [
     "MAX_ENUMERATED_STATES",
     "block_logits",
+    "to_blocks",
+    "from_blocks",
     "prob_max_pool_probs",
     "prob_max_pool_log_partition",
     "sample_prob_max_pool",
@@ -48,7 +50,7 @@ def _check_pool(inputs, pool_size):
             )
 
 
-def _blocks(inputs, pool_size):
+def to_blocks(inputs, pool_size):
     """[n, H', W', K] -> [n, H'/C, W'/C, K, C*C] (the units of each block last)."""
     c = pool_size
     depth = tf.nn.space_to_depth(inputs, c)  # [n, H'/C, W'/C, C*C*K], order (row, col, group)
@@ -58,8 +60,8 @@ def _blocks(inputs, pool_size):
     return tf.transpose(blocks, [0, 1, 2, 4, 3])
 
 
-def _unblocks(blocks, pool_size):
-    """Inverse of `_blocks`: [n, H'/C, W'/C, K, C*C] -> [n, H', W', K]."""
+def from_blocks(blocks, pool_size):
+    """Inverse of `to_blocks`: [n, H'/C, W'/C, K, C*C] -> [n, H', W', K]."""
     c = pool_size
     shape = tf.shape(blocks)
     groups = blocks.shape[3]
@@ -71,7 +73,7 @@ def block_logits(inputs, pool_size):
     """Logits of the (C^2 + 1)-way softmax of each block: the C^2 bottom-up
     inputs I(h_ij^k) and 0 for "all units off" (Lee et al. 2009, eqs. 6-7).
     -> [n, H'/C, W'/C, K, C*C + 1]."""
-    blocks = _blocks(inputs, pool_size)
+    blocks = to_blocks(inputs, pool_size)
     return tf.concat([blocks, tf.zeros_like(blocks[..., :1])], -1)
 
 
@@ -198,7 +200,7 @@ def sample_hidden_given_pooling(inputs, pooling, pool_size, seed):
     units = tf.range(logits.shape[-1]) < logits.shape[-1] - 1  # [C*C + 1]: True for the units
     allowed = tf.equal(on, units)  # on -> the units only; off -> the "all off" state only
     one_hot = _sample_blocks(tf.where(allowed, logits, tf.fill(tf.shape(logits), -1e30)), seed)
-    return _unblocks(one_hot[..., :-1], pool_size)
+    return from_blocks(one_hot[..., :-1], pool_size)
 
 
 def pooling_configurations(num_blocks, pool_size):
