@@ -25,8 +25,8 @@ RUNS = {
 }
 #: --image: a convolutional flow and VAE on Fashion-MNIST, where the products are the cost.
 IMAGE_RUNS = {
-    "flow (RealNVP, Fashion-MNIST 4k)": ("realnvp", "fashion_mnist", {}, 4096),
-    "latent (VAE, Fashion-MNIST 4k)": ("vae", "fashion_mnist", {"latent_dim": 16}, 4096),
+    "flow (RealNVP, Fashion-MNIST 2k)": ("realnvp", "fashion_mnist", {}, 2048),
+    "latent (VAE, Fashion-MNIST 2k)": ("vae", "fashion_mnist", {"latent_dim": 16}, 2048),
 }
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
