@@ -23,8 +23,9 @@ exits, a N(0, I) base over the flattened latent):
 * what differs: the coupling scale (TFP: sigmoid(h + 2), starting at 0.88
   and bounded above by 1 in the data -> latent direction; tfdgm:
   exp(3 tanh(h / 3)), starting at 1), the hidden convs' initializers
-  (TFP: He normal; tfdgm: its own `GlowCouplingNet`), and TFP's coupling net
-  sees only the conditioning half while tfdgm's sees the masked full tensor.
+  (TFP: He normal; tfdgm: Keras' Glorot uniform), and TFP's coupling net
+  sees only the conditioning half while tfdgm's sees the masked full tensor
+  (so tfdgm has more parameters at the same width).
 
   nice .venv/bin/python benchmarks/glow_vs_tfp.py \\
       [--steps 150] [--levels 2] [--steps-per-level 4] [--channels 128] [--batch-size 64] \\
