@@ -7,7 +7,7 @@ import tensorflow_probability as tfp
 
 from tfdgm import rng
 from tfdgm.bijectors.autoregressive import MaskedAutoregressiveFlow
-from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context
+from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context, labelled_export_signatures
 from tfdgm.models.base import DensityModel, as_seed
 from tfdgm.nn.made import MADENetwork
 
@@ -291,17 +291,4 @@ class MADE(ClassConditional, DensityModel):
         return tf.reshape(x, [-1, *self.event_shape])
 
     def export_signatures(self):
-        if self.num_classes is None:
-            return super().export_signatures()
-        event = [None, *self.event_shape]
-        return {
-            "log_prob": (
-                lambda x, label: {"log_prob": self.log_prob(x, label)},
-                [tf.TensorSpec(event, tf.float32, name="x"), tf.TensorSpec([None], tf.int32, name="label")],
-            ),
-            "sample": (
-                lambda n, seed, label: {"samples": self.sample(n, seed=seed, context=label)},
-                [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed"),
-                 tf.TensorSpec([], tf.int32, name="label")],
-            ),
-        }
+        return labelled_export_signatures(self)
