@@ -29,7 +29,7 @@ exits, a N(0, I) base over the flattened latent):
 
   nice .venv/bin/python benchmarks/glow_vs_tfp.py \\
       [--steps 150] [--levels 2] [--steps-per-level 4] [--channels 128] [--batch-size 64] \\
-      [--learning-rate 1e-4] [--test-examples 1000] [--rounds 5] [--xla] \\
+      [--learning-rate 1e-4] [--test-examples 1000] [--rounds 5] [--xla] [--seed 0] \\
       [--out benchmarks/results/glow_vs_tfp.json]
 """
 
@@ -54,12 +54,12 @@ tfd = tfp.distributions
 PREPROCESS = "dequantize,scale"
 
 
-def tfp_glow(event_shape, levels, steps_per_level, channels):
+def tfp_glow(event_shape, levels, steps_per_level, channels, seed):
     """TFP's Glow distribution over images in [0, 1]: (distribution, trainable variables)."""
     bijector = tfb.Glow(
         output_shape=event_shape, num_glow_blocks=levels, num_steps_per_block=steps_per_level,
         coupling_bijector_fn=lambda shape: tfb.GlowDefaultNetwork(shape, num_hidden=channels),
-        exit_bijector_fn=tfb.GlowDefaultExitNetwork, seed=0)
+        exit_bijector_fn=tfb.GlowDefaultExitNetwork, seed=seed)
     base = tfd.Sample(tfd.Normal(0.0, 1.0), bijector.inverse_event_shape(event_shape))
     distribution = tfd.TransformedDistribution(base, bijector)
     return distribution, bijector
@@ -107,16 +107,17 @@ def main():
     parser.add_argument("--test-examples", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--xla", action="store_true", help="jit_compile the train steps")
+    parser.add_argument("--seed", type=int, default=0, help="both models' initialization and the batch order")
     parser.add_argument("--out", default="benchmarks/results/glow_vs_tfp.json")
     args = parser.parse_args()
     if args.steps < args.rounds + 1:
         raise ValueError(f"expected --steps >= --rounds + 1, got {args.steps} and {args.rounds}")
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(args.seed)
     info = tfdgm_data.dataset_info("fashion_mnist")
     transform = tfdgm_data.parse_preprocessing(PREPROCESS, info)
     train = tfdgm_data.load("fashion_mnist", "train", preprocess=PREPROCESS, batch_size=args.batch_size,
-                            shuffle=True, drop_remainder=True, seed=0).repeat()
+                            shuffle=True, drop_remainder=True, seed=args.seed).repeat()
     batches = [x for x in train.take(args.steps)]
     test = tf.concat(list(tfdgm_data.load("fashion_mnist", "test", preprocess=PREPROCESS, batch_size=500,
                                           num_examples=args.test_examples, seed=1)), axis=0)
@@ -125,7 +126,7 @@ def main():
                  hidden_channels=args.channels, data_transform=transform)
     model.initialize(batches[0])  # actnorm's data-dependent init on the first batch
     distribution, bijector = tfp_glow(tuple(info.event_shape), args.levels, args.steps_per_level,
-                                      args.channels)
+                                      args.channels, args.seed)
     distribution.log_prob(batches[0])  # TFP's actnorm initializes on its first call; builds the nets
     runners = [
         Runner("tfdgm", model.log_prob, lambda: model.trainable_variables, args.learning_rate, args.xla),
