@@ -141,14 +141,34 @@ class MaskedConv2D(keras.layers.Layer):
             channel_groups(in_channels, self.num_groups, self.input_splits),
             channel_groups(self.filters, self.num_groups, self.output_splits),
             self.mask_type, self.kind))
+        # The taps the mask leaves open lie in a box (rows up to the centre,
+        # columns up to the centre for a 1 x k horizontal kernel); `call`
+        # convolves with that box alone and pads the input so the output is
+        # the 'same'-padded masked convolution: the closed rows and columns
+        # (a third of a 3 x 3 vertical or a 1 x 3 horizontal kernel) cost no
+        # multiply-adds. The box always holds the centre tap, so no pad is
+        # negative.
+        open_rows, open_columns = np.nonzero(self.mask.any(axis=(2, 3)))
+        ch, cw = self.kernel_size[0] // 2, self.kernel_size[1] // 2
+        r0, r1 = min([ch, *open_rows]), max([ch, *open_rows])
+        c0, c1 = min([cw, *open_columns]), max([cw, *open_columns])
+        self._box = (slice(r0, r1 + 1), slice(c0, c1 + 1))
+        self._box_mask = np.ascontiguousarray(self.mask[self._box])
+        self._padding = [[0, 0], [int(ch - r0), int(r1 - ch)], [int(cw - c0), int(c1 - cw)], [0, 0]]
         self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, in_channels, self.filters),
                                       initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
         self.built = True
 
     def call(self, x):
-        kernel = tf.convert_to_tensor(self.kernel)  # the compute dtype under a mixed policy
-        y = tf.nn.conv2d(x, kernel * tf.cast(self.mask, kernel.dtype), strides=1, padding="SAME")
+        kernel = tf.convert_to_tensor(self.kernel)[self._box]  # the compute dtype under a mixed policy
+        kernel = kernel * tf.cast(self._box_mask, kernel.dtype)
+        if kernel.shape[0] == 1 and kernel.shape[1] == 1:
+            # a 1 x 1 convolution is a matrix product over the last axis
+            y = tf.reshape(tf.matmul(tf.reshape(x, [-1, kernel.shape[2]]), kernel[0, 0]),
+                           tf.concat([tf.shape(x)[:-1], [self.filters]], 0))
+        else:
+            y = tf.nn.conv2d(x, kernel, strides=1, padding=self._padding)
         if self.bias is not None:
             y = y + self.bias
         return self.activation(y)
@@ -226,17 +246,30 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             self.horizontal_context.build((None, self.context_dim))
         self.built = True
 
-    def call(self, v, h, context=None):
+    def vertical_call(self, v, context=None):
+        """The vertical stack alone: (v', link), where link = W_v shift(W_v,v * v
+        + V_v y) + V_h y is everything the horizontal pre-activation at
+        (i, j) receives from rows < i and from the class (Sec. 2.1-2.3).
+        v: [batch, H, W, F] -> ([batch, H, W, F], [batch, H, W, 2F])."""
         v_pre = self.vertical(v)
         if self.context_dim is not None:
             v_pre = v_pre + self.vertical_context(context)[:, None, None, :]
-        h_pre = self.horizontal(h) + self.link(shift_down(v_pre))
+        link = self.link(shift_down(v_pre))
         if self.context_dim is not None:
-            h_pre = h_pre + self.horizontal_context(context)[:, None, None, :]
-        h_out = self.output_conv(_gate(h_pre))
-        if not self.first:
-            h_out = h + h_out
-        return _gate(v_pre), h_out
+            link = link + self.horizontal_context(context)[:, None, None, :]
+        return _gate(v_pre), link
+
+    def horizontal_call(self, h, link):
+        """The horizontal stack given `link` from `vertical_call`: h' = h +
+        W_1x1 gate(W_h * h + link). It reads only the row it is given, so a
+        sampler can run it on one row [batch, 1, W, F] with that row's link
+        [batch, 1, W, 2F]."""
+        h_out = self.output_conv(_gate(self.horizontal(h) + link))
+        return h_out if self.first else h + h_out
+
+    def call(self, v, h, context=None):
+        v_out, link = self.vertical_call(v, context)
+        return v_out, self.horizontal_call(h, link)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,

@@ -170,3 +170,19 @@ def test_bad_arguments_raise_value_errors():
         GatedPixelCNN(likelihood="gaussian")
     with pytest.raises(ValueError, match="expected kernel_size an odd positive int"):
         PixelCNN(kernel_size=4)
+
+
+def test_logistic_mixture_output_sums_to_one_over_all_256_levels():
+    """PixelCNN++ eq. 2 with tail bins at 0 and 255: sum_k P(x = k) = 1 for any
+    network output, including sharp, wide and off-range components."""
+    from tfdgm.distributions.pixel_outputs import element_log_prob
+
+    rng = np.random.default_rng(0)
+    params = rng.normal(size=(6, 15)).astype(np.float32) * 2.0  # 5 components: logits, loc, log-scale
+    params[0, 10:] = -9.0  # scales below the floor
+    params[1, 5:10] = 3.0  # locations far above the top level
+    params[2, 10:] = 4.0  # very wide components
+    levels = np.arange(256, dtype=np.float32)
+    log_probs = element_log_prob(params[:, None, :], levels[None, :], "logistic_mixture", 256)  # [6, 256]
+    totals = np.exp(log_probs.numpy().astype(np.float64)).sum(axis=1)
+    np.testing.assert_allclose(totals, 1.0, atol=1e-4)
