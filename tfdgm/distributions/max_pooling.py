@@ -13,6 +13,7 @@ References:
   (Sec. 3.3: probabilistic max-pooling, eqs. 5-7).
 """
 
+import functools
 import itertools
 
 import numpy as np
@@ -31,6 +32,8 @@ __all__ = [
     "sample_prob_max_pool_with_probs",
     "sample_hidden_given_pooling",
     "pooling_configurations",
+    "unit_major_posterior",
+    "sample_unit_major",
 ]
 
 #: Enumeration (of visibles or of constrained hidden configurations) stops here.
@@ -201,6 +204,43 @@ def sample_hidden_given_pooling(inputs, pooling, pool_size, seed):
     allowed = tf.equal(on, units)  # on -> the units only; off -> the "all off" state only
     one_hot = _sample_blocks(tf.where(allowed, logits, tf.fill(tf.shape(logits), -1e30)), seed)
     return from_blocks(one_hot[..., :-1], pool_size)
+
+
+def unit_major_posterior(inputs):
+    """The max-pooling softmax of blocks laid out unit-major (eqs. 6-7).
+
+    `inputs[n, u, g]` is the bottom-up input of unit u of block g (any number
+    of blocks per row, e.g. every block of every group of a patch of the
+    hidden maps): each column g is one (U + 1)-way softmax over its U units
+    and "all off" (logit 0), stabilized by m = max(0, max_u I_u). The few
+    units are combined slice by slice (the CPU runs reductions and scans over
+    a short middle axis several times slower).
+
+    Arguments:
+      inputs: [N, U, G] (U = C^2 units per block).
+    Returns:
+      (P(h_u = 1) [N, U, G], log(1 + sum_u exp(I_u)) [N, G]).
+    """
+    top = functools.reduce(tf.maximum, tf.unstack(inputs, axis=1), tf.zeros_like(inputs[:, 0]))
+    units = tf.exp(inputs - top[:, None])
+    total = tf.add_n([tf.exp(-top)] + tf.unstack(units, axis=1))
+    return units / total[:, None], top + tf.math.log(total)
+
+
+def sample_unit_major(probs, seed):
+    """One draw of every block of `unit_major_posterior`'s probabilities [N, U, G]
+    (the rest of each column's mass is "all off"), by inverting the cumulative
+    distribution over the units with one uniform r per block: unit u is on iff
+    F_{u-1} <= r < F_u. -> binary [N, U, G]."""
+    units = tf.unstack(probs, axis=1)
+    uniform = rng.uniform(tf.shape(units[0]), seed)
+    cumulative, below, drawn = None, None, []
+    for unit in units:
+        cumulative = unit if cumulative is None else cumulative + unit
+        now = uniform < cumulative
+        drawn.append(tf.cast(now if below is None else now & ~below, tf.float32))
+        below = now
+    return tf.stack(drawn, 1)
 
 
 def pooling_configurations(num_blocks, pool_size):

@@ -111,3 +111,77 @@ def test_export_round_trip_in_a_fresh_process_importing_only_tensorflow(tmp_path
     np.testing.assert_allclose(result["log_prob"]["log_prob"], model.log_prob(x[:5]).numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(result["sample"]["samples"], model.sample(3, seed=9).numpy())
     np.testing.assert_array_equal(result["sample"]["samples"], result["again"]["samples"])
+
+
+@pytest.mark.parametrize("image_shape, filter_size, groups, block", [
+    ((28, 28, 1), 9, 5, 4), ((28, 28, 1), 9, 5, 2), ((10, 10, 3), 5, 4, 2), ((8, 8, 1), 3, 2, None),
+    ((9, 9, 2), 2, 3, 4)])
+def test_blocked_correlation_is_the_convolution_its_adjoint_and_the_filter_correlation(
+        image_shape, filter_size, groups, block):
+    """patches @ M equals tf.nn.conv2d; the top-down pass equals the full convolution
+    (conv2d_transpose); patches^T @ h gathered onto the taps equals the filter correlation."""
+    from tfdgm.distributions.conv_rbm import BlockedCorrelation, filter_correlation
+
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.normal(size=(3, *image_shape)).astype(np.float32))
+    filters = tf.constant(rng.normal(size=(filter_size, filter_size, image_shape[2], groups)).astype(np.float32))
+    blocked = BlockedCorrelation(image_shape, (filter_size, filter_size), 2, block)
+    matrix = blocked.matrix(filters)
+    unit_major = tf.reshape(blocked.patches(images) @ matrix, [-1, blocked.units, blocked.blocks_per_row * groups])
+    hidden = tf.nn.conv2d(images, filters, 1, "VALID")
+    np.testing.assert_allclose(blocked.hidden_maps(unit_major, 3), hidden, rtol=1e-4, atol=1e-4)
+    # a different hidden state, pushed down and correlated, in both layouts
+    h_maps = tf.constant(rng.normal(size=hidden.shape).astype(np.float32))
+    h_unit = _unit_major_of(blocked, h_maps, groups)
+    np.testing.assert_allclose(blocked.hidden_maps(h_unit, 3), h_maps, rtol=0, atol=0)
+    columns = tf.reshape(h_unit, [-1, blocked.units * blocked.blocks_per_row * groups]) @ tf.transpose(matrix)
+    top_down = tf.nn.conv2d_transpose(h_maps, filters, [3, *image_shape], 1, "VALID")
+    np.testing.assert_allclose(blocked.patches_adjoint(columns, 3), top_down, rtol=1e-4, atol=1e-4)
+    correlation = tf.matmul(blocked.patches(images), tf.reshape(h_unit, [tf.shape(columns)[0], -1]),
+                            transpose_a=True)
+    np.testing.assert_allclose(blocked.filters_from_matrix(correlation),
+                               filter_correlation(images, h_maps, (filter_size, filter_size)), rtol=1e-4, atol=1e-3)
+
+
+def _unit_major_of(blocked, maps, groups):
+    """maps [n, H', W', K] -> unit-major [n * blocks, C^2, (s/C)^2 K], written out
+    with loops over the blocks (independent of `hidden_maps`'s reshapes)."""
+    maps = np.asarray(maps)
+    n, s, c = maps.shape[0], blocked.block, blocked.pool_size
+    q = s // c
+    rows = []
+    for image in range(n):
+        for bi in range(blocked.blocks[0]):
+            for bj in range(blocked.blocks[1]):
+                row = np.zeros((c, c, q, q, groups), np.float32)
+                for ur in range(c):
+                    for uc in range(c):
+                        for qr in range(q):
+                            for qc in range(q):
+                                row[ur, uc, qr, qc] = maps[image, bi * s + qr * c + ur, bj * s + qc * c + uc]
+                rows.append(row.reshape(c * c, q * q * groups))
+    return tf.constant(np.stack(rows))
+
+
+def test_unit_major_sampler_matches_the_enumerated_block_distribution():
+    """Each column of `unit_major_posterior` is one 2x2 block: 4 units and
+    "all off" with weights exp(I_u) and 1 (eqs. 6-7); its draws have at most
+    one unit on and the enumerated frequencies."""
+    from scipy import stats
+
+    from tfdgm.distributions.max_pooling import sample_unit_major, unit_major_posterior
+
+    inputs = np.array([[0.5, -1.0, 3.0], [-0.2, 0.0, -2.0], [1.0, 2.0, -1.0], [0.0, -3.0, 0.5]], np.float32)
+    weights = np.concatenate([np.exp(inputs), np.ones((1, 3))])  # [5, groups]: units, then off
+    exact = weights / weights.sum(0)
+    probs, log_partition = unit_major_posterior(tf.constant(inputs[None]))
+    np.testing.assert_allclose(probs[0], exact[:4], rtol=1e-5)
+    np.testing.assert_allclose(log_partition[0], np.log(weights.sum(0)), rtol=1e-5)
+    num = 40000
+    draws = sample_unit_major(tf.repeat(probs, num, 0), seed=[5, 6]).numpy()  # [num, 4, 3]
+    assert set(np.unique(draws)) <= {0.0, 1.0} and draws.sum(1).max() <= 1.0
+    states = np.where(draws.sum(1) > 0, draws.argmax(1), 4)
+    for group in range(3):
+        counts, expected = np.bincount(states[:, group], minlength=5), num * exact[:, group]
+        chi2 = np.sum((counts - expected) ** 2 / expected)
+        assert chi2 < stats.chi2.ppf(1 - 1e-4, 4), (group, counts, expected)

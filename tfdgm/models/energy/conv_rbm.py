@@ -15,7 +15,7 @@ __all__ = ["ConvRBM", "contrastive_gradients", "sparsity_gradient", "default_lea
 GAUSSIAN_PREPROCESS = "dequantize,scale:-0.8:2"
 
 
-def sparsity_gradient(hidden_probs, target, cost):
+def sparsity_gradient(hidden_probs, target, cost, activity=None):
     """The sparsity regularizer's step on the hidden group biases (Lee et al. 2009, Sec. 3.5).
 
     The regularizer is cost/2 sum_k (q_k - p)^2, q_k the mean of
@@ -27,11 +27,13 @@ def sparsity_gradient(hidden_probs, target, cost):
     vanish when the units are nearly always off.
 
     Arguments:
-      hidden_probs: [n, H', W', K] max-pooling posteriors; target: p; cost: lambda.
+      hidden_probs: [n, H', W', K] max-pooling posteriors (or None with
+        `activity`); target: p; cost: lambda.
+      activity: q [K] when already computed (`ContrastiveStatistics.hidden_activity`).
     Returns:
       (the gradient for b [K], q [K]).
     """
-    q = tf.reduce_mean(hidden_probs, [0, 1, 2])
+    q = tf.reduce_mean(hidden_probs, [0, 1, 2]) if activity is None else activity
     return cost * (q - target), q
 
 
@@ -47,14 +49,14 @@ def contrastive_gradients(distribution, v, seed, cd_steps, weight_decay, sparsit
       ([filters, hidden_bias, visible_bias] gradients, q [K] or None, the statistics).
     """
     stats = distribution.contrastive_divergence(v, seed, cd_steps)
-    height, width = stats.hidden_probs.shape[1], stats.hidden_probs.shape[2]
-    scale = 1.0 / (float(height * width) * tf.cast(tf.shape(stats.hidden_probs)[0], tf.float32))
+    height, width = distribution.hidden_shape[:2]
+    scale = 1.0 / (float(height * width) * tf.cast(tf.shape(stats.negative)[0], tf.float32))
     filters = -scale * stats.filters
     if weight_decay:
         filters += weight_decay * distribution.filters
     hidden, q = -scale * stats.hidden_bias, None
     if sparsity_target is not None:
-        step, q = sparsity_gradient(stats.hidden_probs, sparsity_target, sparsity_cost)
+        step, q = sparsity_gradient(None, sparsity_target, sparsity_cost, activity=stats.hidden_activity)
         hidden += step
     return [filters, hidden, -scale * stats.visible_bias], q, stats
 
