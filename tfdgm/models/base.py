@@ -32,6 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdgm.data.arrays import array_batches, without_autotune
 from tfdgm.distribute import reducible_logs
 from tfdgm.models import domains
 from tfdgm.precision import scaled_gradients
@@ -299,8 +300,13 @@ class GenerativeModel(keras.Model):
         return x
 
     # --------------------------------------------------------------- training
-    def compile(self, optimizer="adam", jit_compile=None, **kwargs):
-        """`keras.Model.compile` with XLA on by default where the model allows.
+    #: Train steps per compiled call that `fit` picks when `compile` was not
+    #: given `steps_per_execution` (see `choose_steps_per_execution`).
+    auto_steps_per_execution = 10
+
+    def compile(self, optimizer="adam", jit_compile=None, steps_per_execution=None, **kwargs):
+        """`keras.Model.compile` with XLA on by default where the model allows,
+        and several train steps per compiled call where Keras' conventions allow.
 
         Keras 3's `jit_compile="auto"` resolves to False on a machine without a
         GPU, so tfdgm asks for XLA explicitly (`supports_xla`). Exception:
@@ -311,10 +317,50 @@ class GenerativeModel(keras.Model):
         The environment variable `TFDGM_JIT_COMPILE=0` turns the default off
         (debugging, or toy runs whose XLA compile time exceeds their training
         time, as in the tutorials' test).
+
+        `steps_per_execution=None` (the default) lets each `fit`, `evaluate`
+        and `predict` call choose (`choose_steps_per_execution`): several steps
+        per call unless a callback has batch-level hooks; an int is used as
+        Keras uses it.
         """
         if jit_compile is None:
             jit_compile = self.supports_xla and not _replicas_share_a_cpu() and _xla_allowed_by_environment()
-        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        auto = steps_per_execution is None or steps_per_execution == "auto"
+        super().compile(optimizer=optimizer, jit_compile=jit_compile,
+                        steps_per_execution=1 if auto else steps_per_execution, **kwargs)
+        self._steps_per_execution_is_auto = auto
+        if auto:  # saved as "not given", so a reloaded model chooses again
+            self._compile_config.config["steps_per_execution"] = None
+
+    def choose_steps_per_execution(self, callbacks=None, steps=()):
+        """Sets the steps per compiled call of the next `fit` / `evaluate` /
+        `predict` when `compile` was not given `steps_per_execution`.
+
+        Keras runs `steps_per_execution` train steps inside one compiled call
+        and calls `on_*_batch_begin/end` once per call, with the last step's
+        logs. So `auto_steps_per_execution` steps per call (which removes most
+        of Keras' per-step Python overhead on small models) only when no
+        callback given has a batch-level hook of its own (Keras' `History`
+        and progress bar need none; their epoch logs are the same either way,
+        the metrics being running means); else one step per call, and every
+        batch's hooks see that batch's logs. Also one step per call eagerly
+        (`run_eagerly`) and under several replicas (Keras 3.15's multi-step
+        loop fails under `MirroredStrategy`). `steps`: the call's
+        `steps_per_epoch` / `validation_steps` / `steps` when given: the
+        number of steps per call divides each of them (Keras would otherwise
+        run whole calls past them on a repeated dataset).
+        """
+        if not getattr(self, "_steps_per_execution_is_auto", False):
+            return
+        chosen = self.auto_steps_per_execution
+        if self.run_eagerly or self.distribute_strategy.num_replicas_in_sync > 1 or _has_batch_hooks(callbacks):
+            chosen = 1
+        for count in steps:
+            if count:
+                chosen = max(d for d in range(1, chosen + 1) if int(count) % d == 0)
+        if chosen != self.steps_per_execution:
+            self.steps_per_execution = chosen
+            self.train_function = self.test_function = self.predict_function = None
 
     def _ensure_built(self):
         """Builds the weights from `event_shape` alone (never by tracing `call`)."""
@@ -323,7 +369,13 @@ class GenerativeModel(keras.Model):
 
     def evaluate(self, x=None, y=None, **kwargs):
         self._ensure_built()
+        if not kwargs.get("_use_cached_eval_dataset"):  # inside fit: fit has chosen
+            self.choose_steps_per_execution(kwargs.get("callbacks"), (kwargs.get("steps"),))
         return super().evaluate(x, y, **kwargs)
+
+    def predict(self, x, **kwargs):
+        self.choose_steps_per_execution(kwargs.get("callbacks"), (kwargs.get("steps"),))
+        return super().predict(x, **kwargs)
 
     def fit(self, x=None, y=None, **kwargs):
         """`keras.Model.fit`, refusing empty, non-numeric or non-finite arrays,
@@ -335,7 +387,10 @@ class GenerativeModel(keras.Model):
         Keras never builds it by tracing `call` in a scratch graph. A
         `tf.data.Dataset` is taken as shuffled already (`tfdgm.data.load(...,
         shuffle=True)`): `shuffle` defaults to False for it, where Keras'
-        default True only warns that it ignores it."""
+        default True only warns that it ignores it. One NumPy array is batched
+        as Keras batches it (a new order per epoch when `shuffle`), by
+        `tfdgm.data.arrays.array_batches`, whose end never waits for tf.data's
+        autotuning thread. Steps per compiled call: `choose_steps_per_execution`."""
         if isinstance(x, np.ndarray):
             if x.dtype.kind not in "biuf":
                 raise ValueError(f"expected numeric training data, got dtype {x.dtype}")
@@ -349,10 +404,29 @@ class GenerativeModel(keras.Model):
             self.validate_input(x[:1])
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)
-            for batch in x.take(1):  # its first batch, eagerly: the shape and the data domain
+            # Its first batch, eagerly: the shape and the data domain (autotuning
+            # off: the probe's iterator then never waits for its thread at deletion).
+            for batch in without_autotune(x.take(1)):
                 self.validate_input(self.unpack(batch)[0])
+        elif self._batches_arrays_itself(x, y, kwargs):
+            # The same batches as Keras makes of an array, in a pipeline whose
+            # end does not wait for tf.data's autotuning (`tfdgm.data.arrays`).
+            x = array_batches(x, kwargs.pop("batch_size", None) or 32, kwargs.pop("shuffle", True))
+            kwargs["shuffle"] = False
         self._ensure_built()
+        self.choose_steps_per_execution(
+            kwargs.get("callbacks"), (kwargs.get("steps_per_epoch"), kwargs.get("validation_steps")))
         return super().fit(x, y, **kwargs)
+
+    def _batches_arrays_itself(self, x, y, kwargs):
+        """Whether `fit` turns the array `x` into batches itself: one NumPy
+        array and no option that Keras' own array handling is needed for."""
+        return (
+            isinstance(x, np.ndarray) and y is None and kwargs.get("shuffle", True) in (True, False)
+            and not any(kwargs.get(key) for key in (
+                "sample_weight", "class_weight", "validation_split", "steps_per_epoch"))
+            and self.distribute_strategy.num_replicas_in_sync == 1
+        )
 
     def make_train_function(self, force=False):
         # Keras 3.15 cannot reduce scalar logs over several workers
@@ -522,6 +596,28 @@ class DensityModel(GenerativeModel):
                 [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed")],
             ),
         }
+
+
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end",
+                "on_test_batch_begin", "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end")
+
+
+def _has_batch_hooks(callbacks):
+    """Whether a callback (a list, or a `keras.callbacks.CallbackList`) has a
+    batch-level hook of its own; Keras' `History` and `ProgbarLogger` are
+    written for one call per several steps and do not count."""
+    if callbacks is None:
+        return False
+    callbacks = getattr(callbacks, "callbacks", callbacks)
+    if not isinstance(callbacks, (list, tuple)):
+        callbacks = [callbacks]
+    for callback in callbacks:
+        if isinstance(callback, (keras.callbacks.History, keras.callbacks.ProgbarLogger)):
+            continue
+        for hook in _BATCH_HOOKS:
+            if getattr(type(callback), hook, None) is not getattr(keras.callbacks.Callback, hook):
+                return True
+    return False
 
 
 def _xla_allowed_by_environment():

@@ -153,3 +153,24 @@ def test_ais_warns_when_a_few_runs_carry_the_weights():
         caught[name] = [str(r.message) for r in records if "AIS:" in str(r.message)]
     assert len(caught["sharp"]) == 1 and "of 100 runs" in caught["sharp"][0], caught
     assert caught["mild"] == [], caught
+
+
+@pytest.mark.parametrize("persistent", [False, True], ids=["cd1", "pcd"])
+def test_several_steps_per_call_train_the_same_rbm_as_one(persistent):
+    # `fit` without batch-level callbacks runs several steps per compiled call;
+    # the Gibbs seeds, momentum and persistent chains must advance exactly as
+    # with one step per call.
+    import keras
+
+    x = _prototype_data(num=230)
+    models = []
+    for steps in (None, 1):
+        keras.utils.set_random_seed(3)
+        model = BernoulliRBM(event_shape=(8,), num_hidden=6, persistent=persistent, num_chains=10)
+        model.compile(steps_per_execution=steps)
+        model.fit(x, batch_size=20, epochs=2, verbose=0)
+        models.append(model)
+    assert models[0].steps_per_execution > 1 and models[1].steps_per_execution == 1
+    assert int(models[0].optimizer.iterations) == int(models[1].optimizer.iterations) == 24
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
