@@ -4,7 +4,9 @@ sampling time, on 8-bit Fashion-MNIST with a 5-logistic mixture output.
 
 Both models see the same batches (integer levels 0..255, no preprocessing),
 train with the same hand-written loop (Adam on the mean negative
-log-probability, `tf.function`, XLA with `--xla`) for `--steps` steps, and are
+log-probability, `tf.function`; `--xla` compiles tfdgm's step with XLA, TFP's
+never: XLA spends minutes constant-folding its weight-normalized tf_keras
+network) for `--steps` steps, and are
 scored on the same fixed test subset by one function (`Preprocessing.bits_per_dim`
 of the identity transform: -log p(x) / (784 ln 2)); both log-probabilities are
 of the discrete levels, so the figures are comparable as they stand.
@@ -31,7 +33,7 @@ reported.
 
   nice .venv/bin/python benchmarks/pixelcnn_vs_tfp.py \\
       [--steps 300] [--batch-size 32] [--learning-rate 1e-3] [--tfdgm-filters 48] [--tfdgm-layers 10] \\
-      [--test-examples 1000] [--rounds 5] [--no-xla] [--no-match-time] [--sample-images 4] \\
+      [--test-examples 1000] [--rounds 5] [--xla] [--no-match-time] [--tfdgm-small 32x5] [--sample-images 4] \\
       [--out benchmarks/results/pixelcnn_vs_tfp.json]
 """
 
@@ -120,9 +122,14 @@ def main():
     parser.add_argument("--tfp-dropout", type=float, default=0.3)
     parser.add_argument("--tfdgm-filters", type=int, default=48)
     parser.add_argument("--tfdgm-layers", type=int, default=10)
+    parser.add_argument("--tfdgm-small", default="32x5",
+                        help="a second, smaller tfdgm contender FILTERSxLAYERS (the issue's 32-filter default "
+                             "depth), or 'none'")
     parser.add_argument("--test-examples", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--no-xla", dest="xla", action="store_false", help="train steps without jit_compile")
+    parser.add_argument("--xla", action="store_true",
+                        help="jit_compile tfdgm's train steps (TFP's stay plain: XLA constant-folds its "
+                             "weight-normalized tf_keras network for minutes)")
     parser.add_argument("--no-match-time", dest="match_time", action="store_false",
                         help="skip tfdgm's extra steps up to TFP's training seconds")
     parser.add_argument("--sample-images", type=int, default=4)
@@ -142,9 +149,17 @@ def main():
     test = tf.concat(list(tfdgm_data.load("fashion_mnist", "test", batch_size=500,
                                           num_examples=args.test_examples, seed=1)), axis=0)
 
-    model = GatedPixelCNN(event_shape=event_shape, num_filters=args.tfdgm_filters, num_layers=args.tfdgm_layers,
-                          likelihood="logistic_mixture", num_levels=256, num_mixtures=args.mixtures)
-    model.build()
+    def gated_pixelcnn(filters, layers):
+        model = GatedPixelCNN(event_shape=event_shape, num_filters=filters, num_layers=layers,
+                              likelihood="logistic_mixture", num_levels=256, num_mixtures=args.mixtures)
+        model.build()
+        return model
+
+    model = gated_pixelcnn(args.tfdgm_filters, args.tfdgm_layers)
+    small = None
+    if args.tfdgm_small != "none":
+        small_filters, small_layers = (int(v) for v in args.tfdgm_small.split("x"))
+        small = gated_pixelcnn(small_filters, small_layers)
     distribution = tfd.PixelCNN(image_shape=event_shape, num_resnet=args.tfp_resnet,
                                 num_hierarchies=args.tfp_hierarchies, num_filters=args.tfp_filters,
                                 num_logistic_mix=args.mixtures, dropout_p=args.tfp_dropout)
@@ -154,8 +169,11 @@ def main():
                args.xla),
         Runner("tfp", lambda x: distribution.log_prob(x, training=True),
                lambda x: distribution.log_prob(x, training=False),
-               lambda: distribution.network.trainable_variables, args.learning_rate, args.xla),
+               lambda: distribution.network.trainable_variables, args.learning_rate, False),
     ]
+    if small is not None:
+        runners.append(Runner(f"tfdgm_{args.tfdgm_small}", small.log_prob, small.log_prob,
+                              lambda: small.trainable_variables, args.learning_rate, args.xla))
 
     per_round = (args.steps - 1) // args.rounds
     schedule = [batches[:1]] + [batches[1 + r * per_round: 1 + (r + 1) * per_round]
@@ -163,7 +181,7 @@ def main():
     schedule[-1] += batches[1 + args.rounds * per_round:]
     losses = {runner.name: [] for runner in runners}
     for index, chunk in enumerate(schedule):
-        for runner in runners if index % 2 == 0 else runners[::-1]:
+        for runner in runners[index % len(runners):] + runners[:index % len(runners)]:  # rotating order
             start = time.perf_counter()
             loss = runner.run(chunk, timed=index > 0)
             if index == 0:
@@ -183,31 +201,37 @@ def main():
             "num_parameters": int(sum(np.prod(v.shape) for v in runner.variables_fn())),
         }
         print(f"{runner.name}: {results['models'][runner.name]['test_bits_per_dim']:.3f} bits/dim", flush=True)
-    tfdgm_runner, tfp_runner = runners
-    if args.match_time:  # tfdgm trains on until its timed seconds equal TFP's
-        extra = 0
-        chunk = max(1, per_round // 4)
-        while tfdgm_runner.seconds < tfp_runner.seconds:
-            rate = tfdgm_runner.rates[-1] / args.batch_size
-            steps = max(1, min(chunk, int((tfp_runner.seconds - tfdgm_runner.seconds) * rate) + 1))
-            tfdgm_runner.run([next(train) for _ in range(steps)])
-            extra += steps
-        results["models"]["tfdgm"]["same_wall_time"] = {
-            "steps": tfdgm_runner.steps, "timed_training_seconds": tfdgm_runner.seconds,
-            "test_bits_per_dim": test_bits_per_dim(tfdgm_runner, test, transform)}
-        print(f"tfdgm after {extra} more steps ({tfdgm_runner.seconds:.1f} s): "
-              f"{results['models']['tfdgm']['same_wall_time']['test_bits_per_dim']:.3f} bits/dim", flush=True)
+    tfp_runner = runners[1]
+    contenders = sorted((r for r in runners if r is not tfp_runner), key=lambda r: r.seconds)
+    for runner in contenders if args.match_time else []:
+        # the faster of each tfdgm model and TFP trains on (further batches) until the timed seconds match;
+        # tfdgm models faster than TFP first, then TFP against the first slower one only (TFP's extra
+        # training would otherwise compound)
+        if runner.seconds < tfp_runner.seconds:
+            faster, slower = runner, tfp_runner
+        else:
+            faster, slower = tfp_runner, runner
+        start_seconds, start_steps, chunk = faster.seconds, faster.steps, max(1, per_round // 4)
+        while faster.seconds < slower.seconds:
+            rate = faster.rates[-1] / args.batch_size
+            steps = max(1, min(chunk, int((slower.seconds - faster.seconds) * rate) + 1))
+            faster.run([next(train) for _ in range(steps)])
+        same_time = {"trained": faster.name, "steps": faster.steps, "timed_training_seconds": faster.seconds,
+                     "test_bits_per_dim": test_bits_per_dim(faster, test, transform),
+                     "other_steps": slower.steps, "other_timed_training_seconds": slower.seconds}
+        results["models"][runner.name]["same_wall_time_as_tfp"] = same_time
+        print(f"{faster.name} after {faster.steps - start_steps} more steps ({faster.seconds:.1f} s, as "
+              f"{slower.name}'s {slower.seconds:.1f} s): {same_time['test_bits_per_dim']:.3f} bits/dim", flush=True)
+        if faster is tfp_runner:
+            break
 
     samplers = {
         "tfdgm": lambda seed: model.sample(args.sample_images, seed=seed),
-        "tfp": tf.function(lambda seed: distribution.sample(args.sample_images, seed=seed)),
+        # TFP's sampler seeds a stateful op (`tf.random.uniform(..., seed=seed)`): no tensor seed, so unseeded
+        "tfp": (lambda seed, f=tf.function(lambda: distribution.sample(args.sample_images)): f()),
     }
     for name, sample in samplers.items():
-        if name == "tfp":
-            sample_fn = (lambda s, f=sample: f(tf.constant([s, 0], tf.int32)))
-        else:
-            sample_fn = sample
-        first, median, images = time_sampler(sample_fn, args.sample_repeats)
+        first, median, images = time_sampler(sample, args.sample_repeats)
         results["models"][name]["sampling"] = {
             "num_images": args.sample_images, "first_call_seconds": first, "seconds": median,
             "levels_in_range": bool(images.min() >= 0 and images.max() <= 255)}
@@ -216,6 +240,9 @@ def main():
 
     tfdgm_model, tfp_model = results["models"]["tfdgm"], results["models"]["tfp"]
     results["speed_ratio_tfdgm_over_tfp"] = tfdgm_model["examples_per_second"] / tfp_model["examples_per_second"]
+    if small is not None:
+        results[f"speed_ratio_tfdgm_{args.tfdgm_small}_over_tfp"] = (
+            results["models"][f"tfdgm_{args.tfdgm_small}"]["examples_per_second"] / tfp_model["examples_per_second"])
     results["sampling_speed_ratio_tfdgm_over_tfp"] = (tfp_model["sampling"]["seconds"]
                                                       / tfdgm_model["sampling"]["seconds"])
     results["sampling_first_call_ratio_tfdgm_over_tfp"] = (tfp_model["sampling"]["first_call_seconds"]
@@ -225,9 +252,9 @@ def main():
         json.dump(results, f, indent=2)
     print(json.dumps({name: {k: v for k, v in m.items() if not isinstance(v, list)}
                       for name, m in results["models"].items()}, indent=2))
-    for key in ("speed_ratio_tfdgm_over_tfp", "sampling_speed_ratio_tfdgm_over_tfp",
-                "sampling_first_call_ratio_tfdgm_over_tfp"):
-        print(key, round(results[key], 3))
+    for key, value in results.items():
+        if "ratio" in key:
+            print(key, round(value, 3))
 
 
 if __name__ == "__main__":
