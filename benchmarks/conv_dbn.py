@@ -17,8 +17,11 @@ script measures each at a small budget:
   same for 1,000 random Gaussian filters of the same shape; and the mean
   |cosine| between pairs of filters (near 1: the filters collapsed to one);
 * layer-1 filters, layer-2 receptive fields (weighted combinations of layer-1
-  filters) and 16 samples (`--sample-steps` Gibbs sweeps in the top layer,
-  then the sampled down pass) as PNG grids under `benchmarks/results/`;
+  filters) and samples as PNG grids under `benchmarks/results/`: the samples
+  picture has three rows of 8, the first 8 test images, chains started at
+  their pooled layer-1 codes and chains started at the top RBM's base rates,
+  each after `--sample-steps` Gibbs sweeps in the top layer, then the sampled
+  down pass and the first layer's mean E[v | h];
 * scikit-learn `LogisticRegression` (multinomial, L2 strength chosen on the
   validation split from {0.01, 0.1, 1}, features standardized on the training
   examples) on raw pixels in [0, 1], on the pixels the DBN sees, on layer-1
@@ -31,9 +34,14 @@ script measures each at a small budget:
   (at the batch size of the baseline and at a larger one, with and without
   XLA) against the version at `--baseline-commit` (loaded from git: the CD
   gradient by autodiff of the free energy and the pooling softmax over a
-  transposed block axis), interleaved rounds, best of each; and the fraction
-  of the float32 GEMM rate (a 2048^2 `tf.matmul`, measured in the same run)
-  that the step's convolution arithmetic reaches.
+  transposed block axis) and the one at `--middle-commit` (closed-form CD
+  with TensorFlow's convolution ops), interleaved rounds, best of each; the
+  fraction of the float32 GEMM rate (a 2048^2 `tf.matmul`, measured in the
+  same run) that the step reaches, counted both as the convolution arithmetic
+  (5 products of 2 H'W' f^2 K flops per image) and as the block matrix
+  products it actually runs (`BlockedCorrelation`: 144/81 of that for 9 x 9
+  filters in 4 x 4 blocks); and the process CPU seconds per image of each
+  variant (the machine is shared, so wall-clock rates move with the load).
 
 Run (the figures in benchmarks/README.md):
   cd /work/main && flock /tmp/tfdgm-bench.lock nice -n 5 .venv/bin/python benchmarks/conv_dbn.py
@@ -146,7 +154,10 @@ def run_dataset(name, args):
     for layer in range(2):
         path = os.path.join(RESULTS, f"conv_dbn_{name}_layer{layer + 1}.png")
         pictures[f"layer{layer + 1}"] = os.path.relpath(_write_layer_picture(model, name, layer, path), RESULTS)
-    samples = np.asarray(model.sample(16, num_steps=args.sample_steps, seed=0))
+    # rows: 8 test images; chains started at their pooled codes; chains started at the top RBM's base rates
+    starts = xt[:8]
+    samples = np.concatenate([starts, np.asarray(model.sample(8, num_steps=args.sample_steps, seed=0, start=starts)),
+                              np.asarray(model.sample(8, num_steps=args.sample_steps, seed=0))])
     if args.visible == "gaussian":  # "scale:-0.8:2" maps [0, 1] to [-0.8, 2]: back to intensities
         samples = np.clip((samples + 0.8) / 2.8, 0.0, 1.0)
     pictures["samples"] = os.path.relpath(
@@ -261,40 +272,52 @@ def run_speed(args):
     x, _ = _arrays("fashion_mnist", "train", preprocess, args.speed_images)
     config = {"image_shape": (28, 28, 1), "num_filters": 24, "filter_size": 9, "pool_size": 2}
     previous = previous_conv_rbm(args.baseline_commit)
+    middle = previous_conv_rbm(args.middle_commit)
     batch, large = args.batch_size, args.large_batch_size
     variants = {f"this version, batch {batch}": (ConvRBM, False, batch),
                 f"this version, batch {large}": (ConvRBM, False, large),
                 f"this version, batch {batch}, XLA": (ConvRBM, True, batch),
+                f"closed-form conv ops ({args.middle_commit}), batch {batch}": (middle, False, batch),
                 f"previous ({args.baseline_commit}), batch {batch}": (previous, False, batch),
                 f"previous ({args.baseline_commit}), batch {batch}, XLA": (previous, True, batch)}
-    models, rates = {}, {name: [] for name in variants}
+    models, rates, cpu = {}, {name: [] for name in variants}, {name: [] for name in variants}
     for name, (cls, jit, batch_size) in variants.items():
         keras.utils.set_random_seed(0)
         model = cls(**config)
         model.compile(jit_compile=jit, steps_per_execution=args.steps_per_execution)
         model.fit(x[: 2 * args.steps_per_execution * batch_size], batch_size=batch_size, epochs=1,
                   verbose=0)  # trace and compile
-        models[name] = (model, batch_size, not jit and cls is ConvRBM)
+        models[name] = (model, batch_size, not jit and cls is not previous)
     gemm = []
     for _ in range(args.speed_rounds):
         gemm.append(gemm_rate())
         for name, (model, batch_size, fast) in models.items():
             count = len(x) if fast else len(x) // 5
+            start_cpu = time.process_time()
             seconds = _seconds(lambda: model.fit(x[:count], batch_size=batch_size, epochs=1, verbose=0,
                                                  shuffle=False))
+            cpu[name].append((time.process_time() - start_cpu) / count)
             rates[name].append(count / seconds)
     best = {name: max(values) for name, values in rates.items()}
+    cpu_best = {name: min(values) for name, values in cpu.items()}
     baseline = best[f"previous ({args.baseline_commit}), batch {batch}"]
     flops = step_flops(config["image_shape"], config["filter_size"], config["num_filters"])
+    blocked = 144.0 / 81.0  # BlockedCorrelation's products per convolution flop (9 x 9 filters, 4 x 4 blocks)
     gemm_best = max(gemm)
+    cpu_baseline = cpu_best[f"previous ({args.baseline_commit}), batch {batch}"]
     rows = [{"variant": name, "images_per_second": round(rate, 1), "speedup": round(rate / baseline, 2),
-             "gflops": round(rate * flops / 1e9, 2), "fraction_of_gemm": round(rate * flops / 1e9 / gemm_best, 4)}
+             "gflops": round(rate * flops / 1e9, 2), "fraction_of_gemm": round(rate * flops / 1e9 / gemm_best, 4),
+             "fraction_of_gemm_block_products": round(blocked * rate * flops / 1e9 / gemm_best, 4)
+             if name.startswith("this version") else None,
+             "cpu_ms_per_image": round(1e3 * cpu_best[name], 3),
+             "speedup_in_cpu_time": round(cpu_baseline / cpu_best[name], 2)}
             for name, rate in best.items()]
     for row in rows:
         print("speed", json.dumps(row), flush=True)
     return {"rows": rows, "gemm_gflops": round(gemm_best, 1), "step_mflop_per_image": round(flops / 1e6, 2),
             "batch_size": args.batch_size, "steps_per_execution": args.steps_per_execution,
             "rounds": args.speed_rounds, "images": int(len(x)), "baseline_commit": args.baseline_commit,
+            "middle_commit": args.middle_commit, "load_average_after": list(os.getloadavg()),
             "all_rounds": {name: [round(r, 1) for r in values] for name, values in rates.items()}}
 
 
@@ -316,11 +339,14 @@ def _table(results, args):
                      f"| {stats['mean_abs_cosine_between_filters']:.3f} |")
     if "speed" in results:
         speed = results["speed"]
-        lines += ["", "| layer-1 CD-1, 28x28, 24 filters 9x9 | images/s | ratio | fraction of GEMM "
-                      f"({speed['gemm_gflops']:.0f} GFLOP/s) |", "|---|---:|---:|---:|"]
+        lines += ["", "| layer-1 CD-1, 28x28, 24 filters 9x9 | images/s | ratio | CPU ms/image | ratio in CPU time | "
+                      f"fraction of GEMM ({speed['gemm_gflops']:.0f} GFLOP/s): conv. flops / products run |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for row in speed["rows"]:
+            run = row["fraction_of_gemm_block_products"]
             lines.append(f"| {row['variant']} | {row['images_per_second']:.0f} | {row['speedup']:.2f}x | "
-                         f"{row['fraction_of_gemm']:.1%} |")
+                         f"{row['cpu_ms_per_image']:.2f} | {row['speedup_in_cpu_time']:.2f}x | "
+                         f"{row['fraction_of_gemm']:.1%}" + ("" if run is None else f" / {run:.1%}") + " |")
     return lines
 
 
@@ -341,6 +367,7 @@ def main():
     parser.add_argument("--large-batch-size", type=int, default=250, help="a second batch size for this version")
     parser.add_argument("--speed-rounds", type=int, default=3)
     parser.add_argument("--baseline-commit", default="4987f95")
+    parser.add_argument("--middle-commit", default="23e0754", help="closed-form CD with TensorFlow's conv ops")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--out", default=os.path.join(RESULTS, "conv_dbn.json"))
     args = parser.parse_args()

@@ -45,8 +45,11 @@ def test_features_sampling_and_config():
     assert model.hidden_probs(x, layer=1).shape == (5, 2, 2, 3)
     assert model.layer_filters(1).shape == (2, 2, 4, 3)
     samples = model.sample(4, seed=1).numpy()
-    assert samples.shape == (4, 8, 8, 1) and set(np.unique(samples)) <= {0.0, 1.0}
+    assert samples.shape == (4, 8, 8, 1) and samples.min() > 0.0 and samples.max() < 1.0  # E[v | h], not a draw
     np.testing.assert_array_equal(samples, model.sample(4, seed=1).numpy())
+    started = model.sample(4, seed=1, start=x[:3]).numpy()
+    assert started.shape == (3, 8, 8, 1)
+    np.testing.assert_array_equal(started, model.sample(4, seed=1, start=x[:3]).numpy())
     assert ConvDBN.from_config(model.get_config()).get_config() == model.get_config()
     with pytest.raises(ValueError, match="multiples of pool_size"):
         ConvDBN(image_shape=(8, 8, 1), num_filters=(4, 3), filter_size=(3, 3))
@@ -104,3 +107,16 @@ def test_cli_trains_on_digits_and_writes_filter_pictures(tmp_path):
     picture = tf.io.decode_png(tf.io.read_file(str(run_dir / "filters_layer2.png"))).numpy()
     # 24 second-layer fields of (2*2 + 3 - 1) = 6 pixels in a 5 x 5 grid with 1-pixel gaps
     assert picture.shape == (5 * 7 + 1, 5 * 7 + 1, 1)
+
+
+def test_samples_are_the_first_layer_mean_given_the_down_pass():
+    """With the first layer's filters at zero, E[v | h] = sigmoid(a) whatever the
+    upper layers draw (a binary draw of v would be 0 or 1), from base rates or
+    from images."""
+    model = _small(sampling_steps=3, down_steps=0)
+    model.build()
+    model.layer_filters_[0].assign(tf.zeros_like(model.layer_filters_[0]))
+    model.visible_biases[0].assign([0.7])
+    expected = 1.0 / (1.0 + np.exp(-0.7))
+    for start in (None, bars(2)):
+        np.testing.assert_allclose(model.sample(2, seed=4, start=start).numpy(), expected, rtol=1e-6)

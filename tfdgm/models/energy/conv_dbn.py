@@ -10,6 +10,7 @@ from tfdgm.distributions.conv_rbm import (
     hidden_shape,
     sample_hidden_given_pooling,
 )
+from tfdgm import rng
 from tfdgm.distributions.gibbs import run_chain, split_seed
 from tfdgm.models.base import as_seed
 from tfdgm.models.energy.base import EnergyModel
@@ -44,12 +45,15 @@ class ConvDBN(LayerStack, EnergyModel):
     on its group biases, weight decay on its filters).
 
     Sampling (`sample`): block Gibbs in the top ConvRBM over the pooling units
-    of the layer below, then a SAMPLED down pass: in each lower layer the
-    detection units are drawn given the pooling units (an on-block gets exactly
-    one unit on, an off-block none), refined by `down_steps` Gibbs sweeps of
-    that layer's RBM with its pooling units clamped, and the layer's visibles
-    are drawn from p(v | h). A ConvDBN has no tractable likelihood here
-    (`log_prob` raises); `log_partition` refers to the top RBM.
+    of the layer below (from the top RBM's base rates, or from the pooling
+    units of given images, `start`), then a sampled down pass: in each lower
+    layer the detection units are drawn given the pooling units (an on-block
+    gets exactly one unit on, an off-block none), refined by `down_steps`
+    Gibbs sweeps of that layer's RBM with its pooling units clamped, and the
+    layer's visibles are drawn from p(v | h); the images returned are the
+    mean E[v | h] of the first layer (grey levels, not a binary draw). A
+    ConvDBN has no tractable likelihood here (`log_prob` raises);
+    `log_partition` refers to the top RBM.
 
     References:
       Lee, Grosse, Ranganath & Ng, "Convolutional deep belief networks for
@@ -284,8 +288,9 @@ class ConvDBN(LayerStack, EnergyModel):
         return self.distribution().annealing_path()
 
     # --------------------------------------------------------------- sampling
-    def _down(self, layer, pooling, seed):
-        """Visibles of `layer` given its pooling units (see the class docstring)."""
+    def _down(self, layer, pooling, seed, mean=False):
+        """Visibles of `layer` given its pooling units (see the class docstring);
+        `mean`: E[v | h] at the last hidden draw instead of a draw of v."""
         distribution = self.layer_distribution(layer)
         pool = self.pool_sizes[layer]
         start_seed, chain_seed, visible_seed = tf.unstack(split_seed(seed, 3))
@@ -299,24 +304,50 @@ class ConvDBN(LayerStack, EnergyModel):
             return sample_hidden_given_pooling(distribution.hidden_input(v), pooling, pool, h_seed)
 
         h = run_chain(sweep, h, self.down_steps, chain_seed)
-        return distribution.sample_visible(h, visible_seed)
+        return distribution.visible_mean(h) if mean else distribution.sample_visible(h, visible_seed)
 
-    def _sample(self, n, num_steps, seed):
+    def _sample(self, n, num_steps, seed, start=None):
         seed = as_seed(seed)
         top_seed, down_seed = tf.unstack(split_seed(seed, 2))
-        x = self.layer_distribution(-1, num_steps=num_steps).sample(n, seed=top_seed)
+        top = self.layer_distribution(-1, num_steps=num_steps)
+        if start is None:
+            x = top.sample(n, seed=top_seed)
+        else:  # the pooling units below the top, drawn from their posterior given the images
+            start_seed, chain_seed = tf.unstack(split_seed(top_seed, 2))
+            below = self._up(start, self.num_layers - 1)
+            x = below[-1] if below else start
+            x = tf.reshape(x, [tf.shape(x)[0], -1])
+            if below:
+                x = tf.cast(rng.uniform(tf.shape(x), start_seed) < x, tf.float32)
+            x = tf.reshape(run_chain(top.gibbs_step, x, num_steps, chain_seed), [-1, *self.input_shapes[-1]])
         seeds = tf.unstack(split_seed(down_seed, max(2, self.num_layers)))
         for layer in range(self.num_layers - 2, -1, -1):
-            x = self._down(layer, x, seeds[layer])
+            x = self._down(layer, x, seeds[layer], mean=layer == 0)
         return x
 
-    def sample(self, n, *, seed=None, num_steps=None):
+    def sample(self, n, *, seed=None, num_steps=None, start=None):
         """`num_steps` Gibbs sweeps in the top ConvRBM (default `sampling_steps`),
-        then the sampled down pass. -> [n, H, W, C]; a fixed int `seed` repeats."""
+        then the sampled down pass, returning the first layer's E[v | h] (a
+        one-layer stack returns its chain's binary or Gaussian visibles).
+
+        Arguments:
+          n: number of samples (ignored with `start`, one per image).
+          seed: int or stateless `[2]` seed; a fixed seed repeats.
+          num_steps: top-layer Gibbs sweeps.
+          start: optional images [m, H, W, C]: the top chain starts at a draw
+            of the pooling units below the top given each image (mean-field up
+            pass) instead of at the top RBM's base rates.
+        Returns:
+          [n (or m), H, W, C].
+        """
         self._ensure_built()
+        steps = self.sampling_steps if num_steps is None else int(num_steps)
+        if start is not None:
+            start = self.validate_input(start, "start")
+            return tf.function(self._sample)(tf.constant(int(start.shape[0])), tf.constant(steps), as_seed(seed),
+                                             start)
         if self._down_sample_function is None:
             self._down_sample_function = tf.function(self._sample)
-        steps = self.sampling_steps if num_steps is None else int(num_steps)
         return self._down_sample_function(tf.constant(int(n)), tf.constant(steps), as_seed(seed))
 
     # --------------------------------------------------------------- training
