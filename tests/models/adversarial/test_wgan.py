@@ -79,4 +79,11 @@ def test_optimizer_defaults_follow_the_papers():
     np.testing.assert_allclose(float(wgan.discriminator_optimizer.learning_rate), 5e-5)
     assert (wgan.n_critic, wgan.clip_value) == (5, 0.01)
     assert float(wgan_gp.generator_optimizer.beta_1) == 0.0 and float(wgan_gp.generator_optimizer.beta_2) == 0.9
-    assert (wgan_gp.n_critic, wgan_gp.gradient_penalty_weight) == (5, 10.0)
+    # Vectors: Alg. 1's n_critic and betas, a larger step and a smaller penalty (see WGANGP's docstring).
+    np.testing.assert_allclose(float(wgan_gp.discriminator_optimizer.learning_rate), 1e-3)
+    assert (wgan_gp.n_critic, wgan_gp.gradient_penalty_weight) == (5, 1.0)
+    images = WGANGP(event_shape=(8, 8, 1))  # Gulrajani et al. 2017, Alg. 1's default values
+    images.compile()
+    np.testing.assert_allclose(float(images.generator_optimizer.learning_rate), 1e-4)
+    assert (images.n_critic, images.gradient_penalty_weight, images.architecture) == (5, 10.0, "dcgan")
+    assert float(images.discriminator_optimizer.beta_1) == 0.0

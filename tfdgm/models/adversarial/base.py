@@ -66,6 +66,15 @@ class AdversarialModel(GenerativeModel):
       data_transform: preprocessing spec (see `GenerativeModel`). The
         generator's output activation follows its model-space range: sigmoid
         for [0, 1] (e.g. "dequantize,scale"), tanh for [-1, 1], else linear.
+      generator: optional user Keras model G: [batch, noise_dim (+ num_classes)]
+        -> any shape of num_dims elements per example, used instead of the
+        built one (its output range must be the model space's: e.g. tanh
+        with "scale:-1:1"). noise_dim defaults to its input width.
+      discriminator: optional user Keras model D (the critic): [batch,
+        *event_shape] (an input of rank > 2) or [batch, num_dims] (rank 2)
+        -> [batch, 1] or [batch]. A critic trained with a gradient penalty
+        must not mix examples (no batch norm).
+    Both players are saved with the model (`get_config` serializes them).
     """
 
     family = "adversarial"
@@ -77,8 +86,22 @@ class AdversarialModel(GenerativeModel):
     #: Default learning rate of `make_optimizer`.
     default_learning_rate = 2e-4
 
-    def __init__(self, event_shape=(2,), noise_dim=None, data_transform=None, name=None, **kwargs):
+    #: Whether the constructor takes user `generator` / `discriminator` models
+    #: (False where `build` makes more than the two players).
+    accepts_user_players = True
+
+    def __init__(self, event_shape=(2,), noise_dim=None, data_transform=None, name=None, generator=None,
+                 discriminator=None, **kwargs):
         super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
+        generator, discriminator = _player(generator, "generator"), _player(discriminator, "discriminator")
+        if (generator is not None or discriminator is not None) and not self.accepts_user_players:
+            raise ValueError(f"{type(self).__name__}: builds its own players; expected generator=None and "
+                             f"discriminator=None, got {type(generator).__name__}, {type(discriminator).__name__}")
+        # Which players the user gave (the models themselves are tracked as self.generator / self.discriminator).
+        self._user_player_names = tuple(key for key, player in (("generator", generator), ("discriminator", discriminator))
+                                        if player is not None)
+        if noise_dim is None and generator is not None and _input_width(generator) is not None:
+            noise_dim = _input_width(generator)
         if noise_dim is None:
             noise_dim = 100 if self.event_ndims == 3 else 16
         if isinstance(noise_dim, bool) or int(noise_dim) != noise_dim or noise_dim < 1:
@@ -86,8 +109,8 @@ class AdversarialModel(GenerativeModel):
         self.noise_dim = int(noise_dim)
         self._trackers = {metric: keras.metrics.Mean(name=metric) for metric in self.metric_names}
         self._seed_generator = keras.random.SeedGenerator(name="training_seed")
-        self.generator = None
-        self.discriminator = None
+        self.generator = generator
+        self.discriminator = discriminator
         self.generator_optimizer = None
         self.discriminator_optimizer = None
 
@@ -132,10 +155,57 @@ class AdversarialModel(GenerativeModel):
         return players.mlp_discriminator(self.num_dims + self.context_dim, self.hidden_units)
 
     def build(self, input_shape=None):
-        """Builds both players from shapes (never by tracing `call`)."""
-        self.generator = self.build_generator()
-        self.discriminator = self.build_discriminator()
+        """Builds both players from shapes (never by tracing `call`), or takes the user's."""
+        if "generator" not in self._user_player_names:
+            self.generator = self.build_generator()
+        if "discriminator" not in self._user_player_names:
+            self.discriminator = self.build_discriminator()
+        self._check_user_players()
         self.built = True
+
+    def _check_user_players(self):
+        """ValueError when a user player's static shapes do not fit the model's."""
+        generator, critic = self._user_player("generator"), self._user_player("discriminator")
+        name = type(self).__name__
+        if generator is not None:
+            width = _input_width(generator)
+            if width is not None and width != self.noise_dim + self.context_dim:
+                raise ValueError(f"{name}: expected a generator taking [batch, {self.noise_dim + self.context_dim}] "
+                                 f"(noise_dim + num_classes), got input width {width}")
+            shape = _output_shape(generator)
+            if shape is not None and None not in shape[1:] and int(np.prod(shape[1:])) != self.num_dims:
+                raise ValueError(f"{name}: expected a generator output of {self.num_dims} values per example "
+                                 f"(event_shape {self.event_shape}), got shape {list(shape)}")
+        if critic is not None:
+            shape = _output_shape(critic)
+            if shape is not None and None not in shape[1:] and int(np.prod(shape[1:])) != 1:
+                raise ValueError(f"{name}: expected a discriminator output [batch, 1] or [batch], got {list(shape)}")
+
+    def _critic_takes_images(self):
+        """Whether D takes [batch, H, W, C] examples (else flattened [batch, num_dims])."""
+        critic = self._user_player("discriminator")
+        if critic is not None:
+            inputs = getattr(critic, "inputs", None)
+            return len(inputs[0].shape) > 2 if inputs else self.event_ndims > 1
+        return self.architecture == "dcgan"
+
+    def get_config(self):
+        """The constructor arguments, with user players serialized (Keras' format)."""
+        config = super().get_config()
+        for key in self._user_player_names:
+            config[key] = keras.saving.serialize_keras_object(getattr(self, key))
+        return config
+
+    def _user_player(self, key):
+        return getattr(self, key) if key in self._user_player_names else None
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
 
     def output_activation(self):
         """sigmoid / tanh / None for a model-space range (0, 1) / (-1, 1) / other."""
@@ -171,7 +241,7 @@ class AdversarialModel(GenerativeModel):
         """D's logits (or critic scores) on x: [batch, *event_shape] -> [batch].
 
         A class context joins x as extra inputs (MLP) or constant channels (conv)."""
-        if self.architecture == "dcgan":
+        if self._critic_takes_images():
             if context is not None:
                 shape = tf.concat([tf.shape(x)[:3], [self.context_dim]], 0)
                 x = tf.concat([x, tf.broadcast_to(context[:, None, None, :], shape)], axis=-1)
@@ -179,7 +249,7 @@ class AdversarialModel(GenerativeModel):
             x = tf.reshape(x, [-1, self.num_dims])
             if context is not None:
                 x = tf.concat([x, context], axis=-1)
-        return self.discriminator(x, training=training)[:, 0]
+        return tf.reshape(self.discriminator(x, training=training), tf.shape(x)[:1])
 
     # --------------------------------------------------------------- sampling
     def _noise(self, n_or_z, seed):
@@ -256,7 +326,8 @@ class AdversarialModel(GenerativeModel):
           optimizer: used for both players when the per-player ones are not
             given (each gets its own copy, so their states stay separate);
             default: `make_optimizer(player=...)` (Adam(2e-4, 0.5) for GANs, RMSProp
-            for WGAN, Adam(1e-4, 0, 0.9) for WGAN-GP).
+            for WGAN, Adam(1e-4, 0, 0.9) for WGAN-GP on images, Adam(1e-3, 0, 0.9)
+            on vectors).
           generator_optimizer, discriminator_optimizer: per-player optimizers.
         Both optimizers are attributes of the model, so checkpoints hold both states.
         """
@@ -416,6 +487,26 @@ class AdversarialModel(GenerativeModel):
                 [tf.TensorSpec([None, self.noise_dim], tf.float32, name="z")],
             ),
         }
+
+
+def _player(model, argument):
+    """A user player: None or a Keras model (ValueError otherwise)."""
+    if model is None or isinstance(model, keras.layers.Layer):
+        return model
+    raise ValueError(f"expected {argument} a Keras model or None, got {type(model).__name__}")
+
+
+def _input_width(model):
+    """The last input dimension of a functional Keras model with one rank-2 input (else None)."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs) != 1 or len(inputs[0].shape) != 2 or inputs[0].shape[-1] is None:
+        return None
+    return int(inputs[0].shape[-1])
+
+
+def _output_shape(model):
+    outputs = getattr(model, "outputs", None)
+    return tuple(outputs[0].shape) if outputs and len(outputs) == 1 else None
 
 
 def _copy(optimizer):

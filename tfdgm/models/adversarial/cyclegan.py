@@ -58,6 +58,8 @@ class CycleGAN(AdversarialModel):
     serving_default = "translate"
     buffer_size = 64
 
+    accepts_user_players = False  # four players, built from shapes
+
     def __init__(self, event_shape=(2,), cycle_weight=10.0, identity_weight=5.0, hidden_units=(64, 64),
                  base_filters=32, num_residual_blocks=2, loss="least_squares", data_transform=None, name=None, **kwargs):
         super().__init__(event_shape=event_shape, noise_dim=1, data_transform=data_transform, name=name, **kwargs)

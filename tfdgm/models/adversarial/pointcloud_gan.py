@@ -64,6 +64,8 @@ class PointCloudGAN(WGANGP):
     """
 
     metric_names = ("d_loss", "g_loss", "gradient_penalty", "reconstruction_chamfer")
+    accepts_user_players = False  # g, the critic and the encoder Q work on point sets together
+    default_learning_rate = 1e-4  # Alg. 1 of Gulrajani et al. (not WGANGP's vector default)
 
     def __init__(self, event_shape=(64, 2), noise_dim=32, point_noise_dim=8, hidden_units=(128, 128),
                  phi_units=(64, 64), rho_units=(64,), n_critic=5, gradient_penalty_weight=10.0,
