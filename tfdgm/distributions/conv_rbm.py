@@ -30,6 +30,8 @@ from tfdgm.distributions.enumeration import log_sum_over_states
 from tfdgm.distributions.gibbs import bernoulli, run_chain, split_seed
 from tfdgm.distributions.max_pooling import (  # noqa: F401 (re-exported)
     MAX_ENUMERATED_STATES,
+    _depth_to_space,
+    _space_to_depth,
     from_blocks,
     pooling_configurations,
     prob_max_pool_log_partition,
@@ -530,7 +532,7 @@ class BlockedCorrelation:
         need_h, need_w = (blocks_h + cells_h - 1) * s, (blocks_w + cells_w - 1) * s
         if need_h > height or need_w > width:
             images = tf.pad(images, [[0, 0], [0, need_h - height], [0, need_w - width], [0, 0]])
-        cells = tf.nn.space_to_depth(images, s)
+        cells = _space_to_depth(images, s)
         patches = tf.concat([cells[:, i:i + blocks_h, j:j + blocks_w, :]
                              for i in range(cells_h) for j in range(cells_w)], -1)
         return tf.reshape(patches, [-1, cells_h * cells_w * s * s * channels])
@@ -549,7 +551,7 @@ class BlockedCorrelation:
                 part = tf.pad(columns[..., start:start + size],
                               [[0, 0], [i, cells_h - 1 - i], [j, cells_w - 1 - j], [0, 0]])
                 total = part if total is None else total + part
-        return tf.nn.depth_to_space(total, s)[:, :height, :width, :]
+        return _depth_to_space(total, s)[:, :height, :width, :]
 
     def group_sums(self, per_column):
         """[(s/C)^2 K] sums over one unit's columns -> [K] per group."""

@@ -53,10 +53,20 @@ def _check_pool(inputs, pool_size):
             )
 
 
+def _space_to_depth(x, size):
+    """`tf.nn.space_to_depth`, also for size 1 (the identity), which it refuses."""
+    return x if size == 1 else tf.nn.space_to_depth(x, size)
+
+
+def _depth_to_space(x, size):
+    """`tf.nn.depth_to_space`, also for size 1 (the identity)."""
+    return x if size == 1 else tf.nn.depth_to_space(x, size)
+
+
 def to_blocks(inputs, pool_size):
     """[n, H', W', K] -> [n, H'/C, W'/C, K, C*C] (the units of each block last)."""
     c = pool_size
-    depth = tf.nn.space_to_depth(inputs, c)  # [n, H'/C, W'/C, C*C*K], order (row, col, group)
+    depth = _space_to_depth(inputs, c)  # [n, H'/C, W'/C, C*C*K], order (row, col, group)
     shape = tf.shape(depth)
     groups = inputs.shape[-1]
     blocks = tf.reshape(depth, [shape[0], shape[1], shape[2], c * c, groups])
@@ -69,7 +79,7 @@ def from_blocks(blocks, pool_size):
     shape = tf.shape(blocks)
     groups = blocks.shape[3]
     depth = tf.reshape(tf.transpose(blocks, [0, 1, 2, 4, 3]), [shape[0], shape[1], shape[2], c * c * groups])
-    return tf.nn.depth_to_space(depth, c)
+    return _depth_to_space(depth, c)
 
 
 def block_logits(inputs, pool_size):
@@ -82,7 +92,7 @@ def block_logits(inputs, pool_size):
 
 def _upsample(pooled, pool_size):
     """Each block's value copied to its C x C units: [n, H'/C, W'/C, K] -> [n, H', W', K]."""
-    return tf.nn.depth_to_space(tf.tile(pooled, [1, 1, 1, pool_size * pool_size]), pool_size)
+    return _depth_to_space(tf.tile(pooled, [1, 1, 1, pool_size * pool_size]), pool_size)
 
 
 def _block_softmax(inputs, pool_size):
@@ -152,7 +162,7 @@ def _draw_units(units, pool_size, seed):
         upper = lower + probs
         drawn.append(tf.cast((uniform >= lower) & (uniform < upper), tf.float32))
         lower = upper
-    hidden = tf.nn.depth_to_space(tf.concat(drawn, -1), c)  # channels (row, column, group), as space_to_depth
+    hidden = _depth_to_space(tf.concat(drawn, -1), c)  # channels (row, column, group), as space_to_depth
     return hidden, tf.add_n(drawn)
 
 

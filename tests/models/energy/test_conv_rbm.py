@@ -113,11 +113,11 @@ def test_export_round_trip_in_a_fresh_process_importing_only_tensorflow(tmp_path
     np.testing.assert_array_equal(result["sample"]["samples"], result["again"]["samples"])
 
 
-@pytest.mark.parametrize("image_shape, filter_size, groups, block", [
-    ((28, 28, 1), 9, 5, 4), ((28, 28, 1), 9, 5, 2), ((10, 10, 3), 5, 4, 2), ((8, 8, 1), 3, 2, None),
-    ((9, 9, 2), 2, 3, 4)])
+@pytest.mark.parametrize("image_shape, filter_size, groups, block, pool", [
+    ((28, 28, 1), 9, 5, 4, 2), ((28, 28, 1), 9, 5, 2, 2), ((10, 10, 3), 5, 4, 2, 2), ((8, 8, 1), 3, 2, None, 2),
+    ((9, 9, 2), 2, 3, 4, 2), ((8, 8, 1), 3, 2, None, 1)])
 def test_blocked_correlation_is_the_convolution_its_adjoint_and_the_filter_correlation(
-        image_shape, filter_size, groups, block):
+        image_shape, filter_size, groups, block, pool):
     """patches @ M equals tf.nn.conv2d; the top-down pass equals the full convolution
     (conv2d_transpose); patches^T @ h gathered onto the taps equals the filter correlation."""
     from tfdgm.distributions.conv_rbm import BlockedCorrelation, filter_correlation
@@ -125,7 +125,7 @@ def test_blocked_correlation_is_the_convolution_its_adjoint_and_the_filter_corre
     rng = np.random.default_rng(0)
     images = tf.constant(rng.normal(size=(3, *image_shape)).astype(np.float32))
     filters = tf.constant(rng.normal(size=(filter_size, filter_size, image_shape[2], groups)).astype(np.float32))
-    blocked = BlockedCorrelation(image_shape, (filter_size, filter_size), 2, block)
+    blocked = BlockedCorrelation(image_shape, (filter_size, filter_size), pool, block)
     matrix = blocked.matrix(filters)
     unit_major = tf.reshape(blocked.patches(images) @ matrix, [-1, blocked.units, blocked.blocks_per_row * groups])
     hidden = tf.nn.conv2d(images, filters, 1, "VALID")
@@ -185,3 +185,17 @@ def test_unit_major_sampler_matches_the_enumerated_block_distribution():
         counts, expected = np.bincount(states[:, group], minlength=5), num * exact[:, group]
         chi2 = np.sum((counts - expected) ** 2 / expected)
         assert chi2 < stats.chi2.ppf(1 - 1e-4, 4), (group, counts, expected)
+
+
+def test_pool_size_one_is_independent_sigmoid_units():
+    """A 1x1 block is a two-way softmax {on: I, off: 0}: P(h = 1 | v) = sigmoid(I),
+    and the pooling unit is the detection unit."""
+    from tfdgm.distributions.max_pooling import prob_max_pool_probs, unit_major_posterior
+
+    inputs = tf.constant(np.random.default_rng(1).normal(size=(2, 4, 4, 3)).astype(np.float32) * 3.0)
+    hidden, pooling = prob_max_pool_probs(inputs, 1)
+    np.testing.assert_allclose(hidden, tf.sigmoid(inputs), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(pooling, hidden, rtol=1e-5, atol=1e-7)
+    probs, log_partition = unit_major_posterior(tf.reshape(inputs, [-1, 1, 3]))
+    np.testing.assert_allclose(tf.reshape(probs, inputs.shape), tf.sigmoid(inputs), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(tf.reshape(log_partition, inputs.shape), tf.math.softplus(inputs), rtol=1e-5, atol=1e-6)
