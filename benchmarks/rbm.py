@@ -185,6 +185,7 @@ def gemm_rate(size=2048, repeats=5):
 def speed(args, train, rounds=2):
     """Whole user `fit` calls, tfdgm against scikit-learn, `rounds` interleaved rounds."""
     tfdgm_runs, sklearn_seconds = [], []
+    load_before = os.getloadavg()  # other processes on the machine (rounds are interleaved; seconds are not comparable)
     for index in range(rounds):
         if index % 2:
             sklearn_seconds.append(_sklearn_user_fit(train, args.batch_size))
@@ -213,6 +214,7 @@ def speed(args, train, rounds=2):
         "gemm_fraction_second_epoch_of_measured": round(flops / best_second / rate, 3),
         "tfdgm_runs": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in run.items()} for run in tfdgm_runs],
         "sklearn_fit_call_seconds_all": [round(s, 3) for s in sklearn_seconds],
+        "load_average_1_5_15_min": {"start": load_before, "end": os.getloadavg()},
     }
 
 

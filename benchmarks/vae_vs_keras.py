@@ -198,6 +198,7 @@ def main():
         return tfdgm_data.load("fashion_mnist", "train", preprocess="binarize:dynamic", batch_size=args.batch_size,
                                shuffle=True, seed=args.seed, num_examples=args.train_examples, drop_remainder=True)
 
+    load_before = os.getloadavg()  # other processes on the machine (the ratio is interleaved; the rates are not)
     keras.utils.set_random_seed(args.seed)
     peer = KerasIoVAE(keras_io_encoder(args.hidden_units, args.latent_dim),
                       keras_io_decoder(args.hidden_units, args.latent_dim))
@@ -247,6 +248,7 @@ def main():
         "speedup_total_epoch_seconds": total["keras_io"] / total["tfdgm"],
         "test_log_likelihood": quality,
         "eval_seconds": eval_seconds,
+        "load_average_1_5_15_min": {"start": load_before, "end": os.getloadavg()},
     }
     print(json.dumps({k: result[k] for k in ("examples_per_second", "speedup", "test_log_likelihood")}))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
