@@ -45,6 +45,9 @@ script measures each at a small budget:
 
 Run (the figures in benchmarks/README.md):
   cd /work/main && flock /tmp/tfdgm-bench.lock nice -n 5 .venv/bin/python benchmarks/conv_dbn.py
+or in two parts, the quality runs without the lock and the speed under it:
+  nice .venv/bin/python benchmarks/conv_dbn.py --skip-speed
+  flock /tmp/tfdgm-bench.lock nice .venv/bin/python benchmarks/conv_dbn.py --speed-only
 """
 
 import argparse
@@ -369,11 +372,17 @@ def main():
     parser.add_argument("--baseline-commit", default="4987f95")
     parser.add_argument("--middle-commit", default="23e0754", help="closed-form CD with TensorFlow's conv ops")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="measure the speed only and add it to the datasets' results already in --out "
+                             "(the quality runs need no benchmark lock)")
     parser.add_argument("--out", default=os.path.join(RESULTS, "conv_dbn.json"))
     args = parser.parse_args()
     args.few_labels = {"digits": 100, "fashion_mnist": 1000}
     results = {"args": {k: v for k, v in vars(args).items()}}
-    for name in args.datasets.split(","):
+    if args.speed_only:
+        with open(args.out, encoding="utf-8") as handle:
+            results = {**json.load(handle), "speed_args": results["args"]}
+    for name in [] if args.speed_only else args.datasets.split(","):
         results[name] = run_dataset(name, args)
         _write(results, args.out)  # after each dataset, so an interrupted run keeps what it measured
     if not args.skip_speed:

@@ -105,8 +105,9 @@ def test_cli_trains_on_digits_and_writes_filter_pictures(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["likelihood"] == "none" and np.isfinite(metrics["reconstruction_error"])
     picture = tf.io.decode_png(tf.io.read_file(str(run_dir / "filters_layer2.png"))).numpy()
-    # 24 second-layer fields of (2*2 + 3 - 1) = 6 pixels in a 5 x 5 grid with 1-pixel gaps
-    assert picture.shape == (5 * 7 + 1, 5 * 7 + 1, 1)
+    # 40 second-layer fields of (3 * 1 + 3 - 1) = 5 pixels (3 x 3 filters over unpooled 3 x 3 filters)
+    # in a 6 x 7 grid with 1-pixel gaps
+    assert picture.shape == (6 * 6 + 1, 7 * 6 + 1, 1)
 
 
 def test_samples_are_the_first_layer_mean_given_the_down_pass():

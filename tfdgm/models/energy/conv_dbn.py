@@ -150,10 +150,13 @@ class ConvDBN(LayerStack, EnergyModel):
     @classmethod
     def default_hyperparameters(cls, info):
         """28 x 28 images: 24 bases of 9 x 9 then 40 of 5 x 5, pooling 2 each
-        (20 -> 10 -> 6 -> 3); digits 8 x 8: 16 of 3 x 3 then 24 of 2 x 2."""
+        (20 -> 10 -> 6 -> 3). Digits 8 x 8: 24 bases of 3 x 3 without pooling
+        (6 x 6 maps; pooling them by 2 leaves a 3 x 3 grid, too coarse to tell
+        the digits apart: the pooled features fell below the pixels), then
+        40 of 3 x 3 pooled by 2 (4 -> 2), sparsity target 0.05 in both."""
         if int(info.event_shape[0]) >= 20:
             return {"num_filters": [24, 40], "filter_size": [9, 5], "pool_size": [2, 2]}
-        return {"num_filters": [16, 24], "filter_size": [3, 2], "pool_size": [2, 2]}
+        return {"num_filters": [24, 40], "filter_size": [3, 3], "pool_size": [1, 2], "sparsity_target": [0.05, 0.05]}
 
     @classmethod
     def default_preprocess(cls, info, params=None):
