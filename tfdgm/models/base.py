@@ -373,9 +373,9 @@ class GenerativeModel(keras.Model):
             self.choose_steps_per_execution(kwargs.get("callbacks"), (kwargs.get("steps"),))
         return super().evaluate(x, y, **kwargs)
 
-    def predict(self, x, **kwargs):
-        self.choose_steps_per_execution(kwargs.get("callbacks"), (kwargs.get("steps"),))
-        return super().predict(x, **kwargs)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        self.choose_steps_per_execution(callbacks, (steps,))
+        return super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
 
     def fit(self, x=None, y=None, **kwargs):
         """`keras.Model.fit`, refusing empty, non-numeric or non-finite arrays,
