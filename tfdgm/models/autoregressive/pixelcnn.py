@@ -1,7 +1,7 @@
 """PixelCNN and Gated PixelCNN: p(x) = prod_{i,c} p(x_{i,c} | x_<(i,c)) over
 pixels in raster order and channels within a pixel, every conditional from
 one masked convolutional pass; sampling pixel by pixel inside one compiled
-`tf.while_loop`."""
+`tf.while_loop` (GatedPixelCNN's reuses the vertical stacks row by row)."""
 
 import tensorflow as tf
 
@@ -187,8 +187,10 @@ class _PixelModel(ClassConditional, DensityModel):
         return self._sample(n, seed, one_hot, compiled)
 
     def sample(self, n, *, seed=None, context=None, compiled=True):
-        """Draws `n` images pixel by pixel (H*W*C network passes inside one
-        compiled `tf.while_loop`). -> [n, H, W, C]."""
+        """Draws `n` images pixel by pixel inside one compiled `tf.while_loop`
+        (PixelCNN: H*W*C network passes; GatedPixelCNN: H passes of the
+        vertical stacks and H*W*C one-row passes of the horizontal stacks).
+        -> [n, H, W, C]."""
         return self.sample_with_log_prob(n, seed, context, compiled)[0]
 
     def export_signatures(self):
