@@ -143,7 +143,7 @@ class KerasIOWGANGP(keras.Model):
 
 
 # -------------------------------------------------------------- the comparison
-def image_comparison(steps, round_steps, num_eval, seed=0):
+def image_comparison(steps, round_steps, num_eval, seed=0, tfdgm_jit_compile=None):
     info = data.dataset_info("fashion_mnist")
     transform = data.parse_preprocessing("scale:-1:1", info)
     stream = data.load("fashion_mnist", preprocess=transform, batch_size=64, shuffle=True, seed=seed,
@@ -153,7 +153,7 @@ def image_comparison(steps, round_steps, num_eval, seed=0):
     peer.compile(d_optimizer=adam(), g_optimizer=adam())
     ours = WGANGP(event_shape=(28, 28, 1), generator=own_g, discriminator=own_d, n_critic=3,
                   gradient_penalty_weight=10.0, data_transform=transform)
-    ours.compile(generator_optimizer=adam(), discriminator_optimizer=adam())
+    ours.compile(generator_optimizer=adam(), discriminator_optimizer=adam(), jit_compile=tfdgm_jit_compile)
     sides = {"keras_io": peer, "tfdgm": ours}
     batches = iter(stream)
 
@@ -265,6 +265,8 @@ def main():
     parser.add_argument("--toy-examples", type=int, default=4096)
     parser.add_argument("--toy-seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--sections", nargs="+", default=["toy", "fashion_mnist"], choices=["toy", "fashion_mnist"])
+    parser.add_argument("--tfdgm-jit-compile", choices=["default", "on", "off"], default="default",
+                        help="tfdgm's XLA setting (default: compile()'s, XLA on)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "wgan_gp_vs_keras.json"))
     args = parser.parse_args()
     results = {}
@@ -273,7 +275,9 @@ def main():
             results = json.load(handle)
     results["threads"] = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
     sections = {"toy": lambda: toy_recipe(args.toy_epochs, args.toy_examples, args.toy_seeds),
-                "fashion_mnist": lambda: image_comparison(args.steps, args.round_steps, args.num_eval)}
+                "fashion_mnist": lambda: image_comparison(
+                    args.steps, args.round_steps, args.num_eval,
+                    tfdgm_jit_compile={"default": None, "on": True, "off": False}[args.tfdgm_jit_compile])}
     for section in args.sections:
         start = time.perf_counter()
         results[section] = sections[section]()
