@@ -192,8 +192,9 @@ class AdversarialModel(GenerativeModel):
     def get_config(self):
         """The constructor arguments, with user players serialized (Keras' format)."""
         config = super().get_config()
-        for key in self._user_player_names:
-            config[key] = keras.saving.serialize_keras_object(getattr(self, key))
+        for key in ("generator", "discriminator"):  # None: the class builds its own
+            user = key in self._user_player_names
+            config[key] = keras.saving.serialize_keras_object(getattr(self, key)) if user else None
         return config
 
     def _user_player(self, key):
