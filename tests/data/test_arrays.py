@@ -30,3 +30,10 @@ def test_each_epoch_is_a_new_permutation_of_all_rows():
 def test_rejects_an_empty_array():
     with pytest.raises(ValueError, match="non-empty"):
         array_batches(np.zeros((0, 3), np.float32), batch_size=4)
+
+
+def test_batches_have_a_static_batch_dimension_when_the_size_divides_the_rows():
+    x = np.arange(24, dtype=np.float32).reshape(12, 2)
+    assert array_batches(x, batch_size=4).element_spec.shape.as_list() == [4, 2]
+    assert array_batches(x, batch_size=5).element_spec.shape.as_list() == [None, 2]
+    assert sum(int(b.shape[0]) for b in array_batches(x, batch_size=4, shuffle=False)) == 12

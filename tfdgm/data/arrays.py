@@ -40,8 +40,9 @@ def array_batches(x, batch_size=32, shuffle=True):
       batch_size: rows per batch.
       shuffle: a new order per epoch (True) or the array's order (False).
     Returns:
-      `tf.data.Dataset` of [<= batch_size, ...] tensors with a known
-      cardinality of ceil(n / batch_size) batches.
+      `tf.data.Dataset` of [<= batch_size, ...] tensors (static
+      [batch_size, ...] when it divides n) with a known cardinality of
+      ceil(n / batch_size) batches.
     """
     data = tf.convert_to_tensor(x)
     count = int(data.shape[0])
@@ -52,7 +53,11 @@ def array_batches(x, batch_size=32, shuffle=True):
     indices = tf.data.Dataset.range(count)
     if shuffle:  # a buffer of all the indices (not the rows): a uniform permutation, new per iteration
         indices = indices.shuffle(count, reshuffle_each_iteration=True)
-    batches = indices.batch(batch_size).map(lambda rows: tf.gather(data, rows))
+    # When batch_size divides the rows every batch is full: say so in the
+    # static shape (as Keras' own array batches do), which XLA needs for
+    # shapes computed from the batch (e.g. a full-covariance posterior's).
+    full = count % batch_size == 0
+    batches = indices.batch(batch_size, drop_remainder=full).map(lambda rows: tf.gather(data, rows))
     options = tf.data.Options()
     options.autotune.enabled = False
     # Graph rewrites would serialize the pipeline, the whole array with it, per iterator.
