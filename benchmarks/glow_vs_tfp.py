@@ -48,6 +48,7 @@ import tensorflow_probability as tfp  # noqa: E402
 
 from tfdgm import data as tfdgm_data  # noqa: E402
 from tfdgm.models import Glow  # noqa: E402
+from side_by_side import Runner  # noqa: E402
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -63,37 +64,6 @@ def tfp_glow(event_shape, levels, steps_per_level, channels, seed):
     base = tfd.Sample(tfd.Normal(0.0, 1.0), bijector.inverse_event_shape(event_shape))
     distribution = tfd.TransformedDistribution(base, bijector)
     return distribution, bijector
-
-
-class Runner:
-    """One model's log-density, its compiled Adam step and its timings."""
-
-    def __init__(self, name, log_prob, variables_fn, learning_rate, xla):
-        self.name = name
-        self.log_prob = log_prob
-        self.variables_fn = variables_fn
-        self.optimizer = keras.optimizers.Adam(learning_rate)
-        self.step = tf.function(self._step, jit_compile=xla)
-        self.evaluate = tf.function(lambda x: log_prob(x))
-        self.rates = []
-        self.first_step_seconds = None
-
-    def _step(self, x):
-        variables = self.variables_fn()
-        with tf.GradientTape() as tape:
-            loss = -tf.reduce_mean(self.log_prob(x))
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    def run(self, batches, timed=True):
-        start = time.perf_counter()
-        for x in batches:
-            loss = self.step(x)
-        loss = float(loss)
-        seconds = time.perf_counter() - start
-        if timed:
-            self.rates.append(sum(int(x.shape[0]) for x in batches) / seconds)
-        return loss
 
 
 def main():
@@ -129,9 +99,10 @@ def main():
                                       args.channels, args.seed)
     distribution.log_prob(batches[0])  # TFP's actnorm initializes on its first call; builds the nets
     runners = [
-        Runner("tfdgm", model.log_prob, lambda: model.trainable_variables, args.learning_rate, args.xla),
-        Runner("tfp", distribution.log_prob, lambda: bijector.trainable_variables, args.learning_rate,
+        Runner("tfdgm", model.log_prob, model.log_prob, lambda: model.trainable_variables, args.learning_rate,
                args.xla),
+        Runner("tfp", distribution.log_prob, distribution.log_prob, lambda: bijector.trainable_variables,
+               args.learning_rate, args.xla),
     ]
 
     per_round = (args.steps - 1) // args.rounds

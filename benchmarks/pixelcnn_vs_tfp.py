@@ -52,43 +52,9 @@ import tensorflow_probability as tfp  # noqa: E402
 
 from tfdgm import data as tfdgm_data  # noqa: E402
 from tfdgm.models import GatedPixelCNN  # noqa: E402
+from side_by_side import Runner  # noqa: E402
 
 tfd = tfp.distributions
-
-
-class Runner:
-    """One model's training log-probability, its compiled Adam step and its timings."""
-
-    def __init__(self, name, train_log_prob, eval_log_prob, variables_fn, learning_rate, xla):
-        self.name = name
-        self.train_log_prob = train_log_prob
-        self.variables_fn = variables_fn
-        self.optimizer = keras.optimizers.Adam(learning_rate)
-        self.step = tf.function(self._step, jit_compile=xla)
-        self.evaluate = tf.function(eval_log_prob)
-        self.rates = []
-        self.seconds = 0.0
-        self.steps = 0
-        self.first_step_seconds = None
-
-    def _step(self, x):
-        variables = self.variables_fn()
-        with tf.GradientTape() as tape:
-            loss = -tf.reduce_mean(self.train_log_prob(x))
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    def run(self, batches, timed=True):
-        start = time.perf_counter()
-        for x in batches:
-            loss = self.step(x)
-        loss = float(loss)
-        seconds = time.perf_counter() - start
-        if timed:
-            self.rates.append(sum(int(x.shape[0]) for x in batches) / seconds)
-            self.seconds += seconds
-        self.steps += len(batches)
-        return loss
 
 
 def test_bits_per_dim(runner, test, transform):

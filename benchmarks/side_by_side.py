@@ -1,0 +1,48 @@
+"""Not a benchmark: the training loop that the side-by-side scripts
+(`glow_vs_tfp.py`, `pixelcnn_vs_tfp.py`) run for both contenders, so both
+sides are timed by the same code."""
+
+import time
+
+import keras
+import tensorflow as tf
+
+__all__ = ["Runner"]
+
+
+class Runner:
+    """One model's training log-probability, its compiled Adam step and its timings."""
+
+    def __init__(self, name, train_log_prob, eval_log_prob, variables_fn, learning_rate, xla):
+        """`train_log_prob` / `eval_log_prob`: x -> [batch] log-densities in
+        training mode (e.g. with dropout) and for scoring; `variables_fn`:
+        () -> the trainable variables; `xla`: jit_compile the step."""
+        self.name = name
+        self.train_log_prob = train_log_prob
+        self.variables_fn = variables_fn
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+        self.step = tf.function(self._step, jit_compile=xla)
+        self.evaluate = tf.function(eval_log_prob)
+        self.rates = []
+        self.seconds = 0.0
+        self.steps = 0
+        self.first_step_seconds = None
+
+    def _step(self, x):
+        variables = self.variables_fn()
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(self.train_log_prob(x))
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    def run(self, batches, timed=True):
+        start = time.perf_counter()
+        for x in batches:
+            loss = self.step(x)
+        loss = float(loss)
+        seconds = time.perf_counter() - start
+        if timed:
+            self.rates.append(sum(int(x.shape[0]) for x in batches) / seconds)
+            self.seconds += seconds
+        self.steps += len(batches)
+        return loss
