@@ -48,7 +48,7 @@ import tensorflow_probability as tfp  # noqa: E402
 
 from tfdgm import data as tfdgm_data  # noqa: E402
 from tfdgm.models import Glow  # noqa: E402
-from side_by_side import Runner  # noqa: E402
+from side_by_side import Runner, round_schedule  # noqa: E402
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -105,10 +105,7 @@ def main():
                args.learning_rate, args.xla),
     ]
 
-    per_round = (args.steps - 1) // args.rounds
-    schedule = [batches[:1]] + [batches[1 + r * per_round: 1 + (r + 1) * per_round]
-                                for r in range(args.rounds)]
-    schedule[-1] += batches[1 + args.rounds * per_round:]
+    schedule = round_schedule(batches, args.rounds)
     losses = {runner.name: [] for runner in runners}
     for index, chunk in enumerate(schedule):
         for runner in runners if index % 2 == 0 else runners[::-1]:

@@ -7,7 +7,7 @@ import time
 import keras
 import tensorflow as tf
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "round_schedule"]
 
 
 class Runner:
@@ -46,3 +46,12 @@ class Runner:
             self.seconds += seconds
         self.steps += len(batches)
         return loss
+
+
+def round_schedule(batches, rounds):
+    """The batches cut into one untimed first step, then `rounds` timed
+    rounds of equal size (the last takes the remainder)."""
+    per_round = (len(batches) - 1) // rounds
+    schedule = [batches[:1]] + [batches[1 + r * per_round: 1 + (r + 1) * per_round] for r in range(rounds)]
+    schedule[-1] += batches[1 + rounds * per_round:]
+    return schedule
