@@ -11,11 +11,13 @@ from scipy import stats
 
 from tests.helpers import binary_states
 from tfdgm.distributions.conv_rbm import (
+    BlockedCorrelation,
     ConvRBMDistribution,
     prob_max_pool_probs,
     sample_prob_max_pool,
     sample_hidden_given_pooling,
 )
+from tfdgm.distributions.rbm import BernoulliRBMDistribution
 from tfdgm.inference.ais import ais_log_partition
 
 
@@ -191,3 +193,56 @@ def test_bad_shapes_are_refused():
         prob_max_pool_probs(tf.zeros([1, 3, 4, 1]), 2)
     with pytest.raises(ValueError, match="visible 'binary' or 'gaussian'"):
         _random_model((4, 4, 1), 3, groups=1, visible="poisson")
+
+
+def test_filters_as_large_as_the_image_are_a_bernoulli_rbm():
+    """1 x 1 hidden maps without pooling and one visible bias per unit: the same free
+    energy, conditionals, log Z and CD statistics as a BernoulliRBM with the flattened
+    filters as its weights, through the dense matmul path."""
+    rng = np.random.default_rng(3)
+    shape, groups = (3, 2, 4), 5
+    filters = rng.normal(size=(*shape, groups)).astype(np.float32)
+    hidden_bias = rng.normal(size=groups).astype(np.float32)
+    visible_bias = rng.normal(size=shape).astype(np.float32)
+    dense = ConvRBMDistribution(filters, hidden_bias, visible_bias, shape, pool_size=1)
+    rbm = BernoulliRBMDistribution(filters.reshape(-1, groups), visible_bias.reshape(-1), hidden_bias)
+    assert dense.blocked.dense and dense.hidden_shape == (1, 1, groups)
+    v = (rng.uniform(size=(64, *shape)) < 0.4).astype(np.float32)
+    flat = v.reshape(64, -1)
+    np.testing.assert_allclose(dense.free_energy(v).numpy(), rbm.free_energy(flat).numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(dense.hidden_probs(v).numpy().reshape(64, groups), rbm.hidden_probs(flat).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    h = (rng.uniform(size=(64, groups)) < 0.5).astype(np.float32)
+    np.testing.assert_allclose(dense.visible_mean(h.reshape(64, 1, 1, groups)).numpy().reshape(64, -1),
+                               rbm.visible_probs(h).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(dense.exact_log_normalizer()), float(rbm.exact_log_normalizer()), rtol=1e-5)
+    stats = dense.contrastive_divergence(v, seed=[5, 6])
+    negative = stats.negative.numpy().reshape(64, -1)
+    positive_h, negative_h = rbm.hidden_probs(flat).numpy(), rbm.hidden_probs(negative).numpy()
+    np.testing.assert_allclose(stats.filters.numpy().reshape(-1, groups),
+                               flat.T @ positive_h - negative.T @ negative_h, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(stats.hidden_bias.numpy(), (positive_h - negative_h).sum(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(stats.visible_bias.numpy(), (v - stats.negative.numpy()).sum(0), atol=1e-5)
+    with pytest.raises(ValueError, match="visible_bias"):
+        ConvRBMDistribution(filters, hidden_bias, visible_bias[0], shape, pool_size=1)
+
+
+def test_dense_products_equal_the_block_products():
+    """The matmul shortcut for 1 x 1 hidden maps gives the same block matrix, patches,
+    adjoint and filter gather as the general `BlockedCorrelation` construction."""
+    rng = np.random.default_rng(4)
+    shape, groups = (3, 3, 2), 4
+    fast = BlockedCorrelation(shape, shape[:2], 1)
+    general = BlockedCorrelation(shape, shape[:2], 1)
+    general.dense = False
+    assert fast.dense
+    filters = tf.constant(rng.normal(size=(*shape, groups)), tf.float32)
+    images = tf.constant(rng.normal(size=(5, *shape)), tf.float32)
+    columns = tf.constant(rng.normal(size=(5, int(np.prod(shape)))), tf.float32)
+    matrix = tf.constant(rng.normal(size=(int(np.prod(shape)), groups)), tf.float32)
+    np.testing.assert_allclose(fast.matrix(filters).numpy(), general.matrix(filters).numpy())
+    np.testing.assert_allclose(fast.patches(images).numpy(), general.patches(images).numpy())
+    np.testing.assert_allclose(fast.patches_adjoint(columns, 5).numpy(), general.patches_adjoint(columns, 5).numpy(),
+                               atol=1e-6)
+    np.testing.assert_allclose(fast.filters_from_matrix(matrix).numpy(), general.filters_from_matrix(matrix).numpy(),
+                               atol=1e-6)

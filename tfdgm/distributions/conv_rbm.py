@@ -66,7 +66,8 @@ class ConvRBMDistribution(EnergyDistribution):
 
     Arguments:
       filters: W, [filter_h, filter_w, C, K]; hidden_bias: b [K];
-      visible_bias: a [C].
+      visible_bias: a [C] (one per channel) or [H, W, C] (one per visible
+        unit, as a dense RBM has: filters as large as the image).
       image_shape: (H, W, C) of v; (H - filter_h + 1) and (W - filter_w + 1)
         must be multiples of `pool_size`.
       pool_size: C of the C x C pooling blocks.
@@ -105,6 +106,9 @@ class ConvRBMDistribution(EnergyDistribution):
         self.hidden_shape = hidden_shape(self.image_shape, self.filters.shape[:2], self.pool_size,
                                          int(self.filters.shape[-1]))
         self.blocked = BlockedCorrelation(self.image_shape, self.filters.shape[:2], self.pool_size, block_size)
+        if self.visible_bias.shape not in ((self.image_shape[2],), self.image_shape):
+            raise ValueError(f"expected visible_bias of shape [{self.image_shape[2]}] or {list(self.image_shape)}, "
+                             f"got {list(self.visible_bias.shape)}")
         num_visible = int(np.prod(self.image_shape))
         self.initial_logits = (
             tf.zeros([num_visible]) if initial_logits is None else tf.convert_to_tensor(initial_logits, tf.float32)
@@ -128,11 +132,20 @@ class ConvRBMDistribution(EnergyDistribution):
 
     # ------------------------------------------------------------ conditionals
     def hidden_input(self, v):
-        """I = b + W~ * v (valid correlation). v: [n, H, W, C] (or flat) -> [n, H', W', K]."""
+        """I = b + W~ * v (valid correlation). v: [n, H, W, C] (or flat) -> [n, H', W', K].
+        Filters as large as the image (1 x 1 hidden maps) are one matmul: a dense RBM layer."""
+        if self.blocked.dense:
+            flat = tf.reshape(tf.convert_to_tensor(v, tf.float32), [-1, self._num_visible])
+            return tf.reshape(self.hidden_bias + flat @ self.blocked.matrix(self.filters), [-1, 1, 1, self.num_groups])
         return self.hidden_bias + tf.nn.conv2d(self._images(v), self.filters, 1, "VALID")
 
     def top_down(self, h):
-        """sum_k W^k * h^k (full convolution, `full_convolution`). h: [n, H', W', K] -> [n, H, W, C]."""
+        """sum_k W^k * h^k (full convolution, `full_convolution`; a matmul for 1 x 1 hidden maps).
+        h: [n, H', W', K] -> [n, H, W, C]."""
+        if self.blocked.dense:
+            flat = tf.reshape(tf.convert_to_tensor(h, tf.float32), [-1, self.num_groups])
+            columns = tf.matmul(flat, self.blocked.matrix(self.filters), transpose_b=True)
+            return tf.reshape(columns, [-1, *self.image_shape])
         return full_convolution(h, self.filters, self.image_shape)
 
     def hidden_probs(self, v):
@@ -265,7 +278,7 @@ class ConvRBMDistribution(EnergyDistribution):
         filters = blocked.filters_from_matrix(correlation)
         positive_sum = blocked.group_sums(tf.reduce_sum(probs, [0, 1]))
         hidden = positive_sum - blocked.group_sums(tf.reduce_sum(negative_probs, [0, 1]))
-        visible = tf.reduce_sum(images - negative, [0, 1, 2])
+        visible = tf.reduce_sum(images - negative, [0, 1, 2] if self.visible_bias.shape.rank == 1 else 0)
         height, width = self.hidden_shape[:2]
         activity = positive_sum / (tf.cast(n, tf.float32) * float(height * width))
         return ContrastiveStatistics(filters, hidden, visible, activity, negative, negative_mean, free_energy)
@@ -499,6 +512,9 @@ class BlockedCorrelation:
             raise ValueError(f"expected block_size a multiple of pool_size {pool_size} dividing the hidden maps "
                              f"{hidden_h}x{hidden_w}, got {block_size!r}")
         self.block, self.pool_size = block, pool_size
+        #: hidden maps of 1 x 1 (filters as large as the image): every product is a plain
+        #: matmul with the flattened images and filters, with no patches or taps
+        self.dense = hidden_h == 1 and hidden_w == 1
         self.blocks = (hidden_h // block, hidden_w // block)
         self.cells = tuple(-(-(block + f - 1) // block) for f in self.filter_shape)
         self.taps = _block_taps(*self.filter_shape, block, pool_size)
@@ -508,6 +524,8 @@ class BlockedCorrelation:
     def matrix(self, filters):
         """M [P C, C^2 (s/C)^2 K] from the filters [f_h, f_w, C, K]."""
         filter_h, filter_w, channels, groups = filters.shape
+        if self.dense:
+            return tf.reshape(filters, [filter_h * filter_w * channels, groups])
         flat = tf.concat([tf.reshape(filters, [filter_h * filter_w, channels * groups]),
                           tf.zeros([1, channels * groups], filters.dtype)], 0)
         patch, outputs = self.taps.shape
@@ -517,6 +535,8 @@ class BlockedCorrelation:
     def filters_from_matrix(self, matrix):
         """The adjoint of `matrix`: each filter tap's sum over M's entries that
         hold it. [P C, O K] -> [f_h, f_w, C, K]."""
+        if self.dense:
+            return tf.reshape(matrix, [*self.filter_shape, self.channels, -1])
         patch, outputs = self.taps.shape
         groups = matrix.shape[-1] // outputs
         entries = tf.transpose(tf.reshape(matrix, [patch, self.channels, outputs, groups]), [0, 2, 1, 3])
@@ -528,6 +548,8 @@ class BlockedCorrelation:
     def patches(self, images):
         """[n, H, W, C] -> [n * blocks, P C]: the pixels under every s x s block of hidden units."""
         height, width, channels = self.image_shape
+        if self.dense:
+            return tf.reshape(images, [-1, height * width * channels])
         (blocks_h, blocks_w), (cells_h, cells_w), s = self.blocks, self.cells, self.block
         need_h, need_w = (blocks_h + cells_h - 1) * s, (blocks_w + cells_w - 1) * s
         if need_h > height or need_w > width:
@@ -541,6 +563,8 @@ class BlockedCorrelation:
         """The adjoint of `patches`: each row's values added back onto its
         pixels. [n * blocks, P C] -> [n, H, W, C]."""
         height, width, channels = self.image_shape
+        if self.dense:
+            return tf.reshape(columns, [n, height, width, channels])
         (blocks_h, blocks_w), (cells_h, cells_w), s = self.blocks, self.cells, self.block
         size = s * s * channels
         columns = tf.reshape(columns, [n, blocks_h, blocks_w, cells_h * cells_w * size])

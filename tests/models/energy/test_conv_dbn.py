@@ -12,6 +12,7 @@ from tests.helpers import recording_xla_traces
 from tests.models.energy.test_conv_rbm import bars
 from tests.models.energy.test_rbm import energy_calls
 from tfdgm import cli
+from tfdgm.distributions.rbm import BernoulliRBMDistribution
 from tfdgm.models.energy import ConvDBN
 from tfdgm.visualize import second_layer_receptive_fields
 
@@ -121,3 +122,42 @@ def test_samples_are_the_first_layer_mean_given_the_down_pass():
     expected = 1.0 / (1.0 + np.exp(-0.7))
     for start in (None, bars(2)):
         np.testing.assert_allclose(model.sample(2, seed=4, start=start).numpy(), expected, rtol=1e-6)
+
+
+def _with_dense_top(**kwargs):
+    # 8x8 -> 6x6 (3x3 filters) -> pooled 3x3x4 -> 3x3 filters: 1x1 hidden maps, a dense RBM over the 36 units
+    return ConvDBN(image_shape=(8, 8, 1), num_filters=(4, 6), filter_size=(3, 3), pool_size=(2, 1),
+                   sparsity_target=[0.05, None], **kwargs)
+
+
+def test_dense_top_layer_is_a_bernoulli_rbm_over_the_pooled_units_with_its_own_step():
+    model = _with_dense_top(learning_rate=[1.0, 0.25], sampling_steps=3)
+    reference = _with_dense_top(learning_rate=1.0)
+    model.build()
+    reference.build()
+    assert model.is_dense(1) and not model.is_dense(0)
+    assert tuple(model.visible_biases[1].shape) == (3, 3, 4) and tuple(model.visible_biases[0].shape) == (1,)
+    rng = np.random.default_rng(0)
+    for variable in model.trainable_variables:
+        variable.assign(0.5 * rng.normal(size=variable.shape))
+    reference.set_weights(model.get_weights())
+    x = bars(16)
+    pooled = model.features(x, layer=0).numpy().reshape(16, -1)
+    top = model.layer_distribution(-1)
+    rbm = BernoulliRBMDistribution(model.layer_filters(1).numpy().reshape(36, 6),
+                                   model.visible_biases[1].numpy().reshape(-1), model.hidden_biases[1].numpy())
+    np.testing.assert_allclose(top.free_energy(pooled).numpy(), rbm.free_energy(pooled).numpy(), rtol=1e-5,
+                               atol=1e-4)
+    np.testing.assert_allclose(model.features(x).numpy().reshape(16, 6), rbm.hidden_probs(pooled).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    # the top layer's step is 0.25 times the reference's; the first layer's is the same
+    seed = tf.constant([1, 2])
+    for layer, ratio in ((0, 1.0), (1, 0.25)):
+        got, _ = model._layer_step(layer, tf.constant(x), seed)
+        expected, _ = reference._layer_step(layer, tf.constant(x), seed)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g.numpy(), ratio * e.numpy(), rtol=1e-5, atol=1e-6)
+    assert ConvDBN.from_config(model.get_config()).learning_rates == [1.0, 0.25]
+    assert model.sample(3, seed=1).shape == (3, 8, 8, 1)
+    with pytest.raises(ValueError, match="learning_rate"):
+        _with_dense_top(learning_rate=[1.0, 0.1, 0.1])

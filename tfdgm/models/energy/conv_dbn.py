@@ -44,6 +44,14 @@ class ConvDBN(LayerStack, EnergyModel):
     its free energy divided by its hidden positions, the paper's sparsity term
     on its group biases, weight decay on its filters).
 
+    A layer whose filters are as large as the pooled maps below it (1 x 1
+    hidden maps, `pool_size` 1) is a dense RBM over every unit below, with one
+    visible bias per unit (`is_dense`): as the top layer it is the DBN's
+    associative memory (Hinton, Osindero & Teh 2006, Sec. 4), whose hidden
+    units see the whole image and so can hold its global shape, which
+    convolutional layers with small filters do not (their samples are local
+    texture).
+
     Sampling (`sample`): block Gibbs in the top ConvRBM over the pooling units
     of the layer below (from the top RBM's base rates, or from the pooling
     units of given images, `start`), then a sampled down pass: in each lower
@@ -61,7 +69,8 @@ class ConvDBN(LayerStack, EnergyModel):
       2009 (Sec. 3.4-3.5; natural images: 24 bases of 10 x 10, then 100 of
       10 x 10, pooling 2, sparsity regularization in every layer).
       Hinton, Osindero & Teh, "A fast learning algorithm for deep belief
-      nets", Neural Computation 2006 (greedy stacking).
+      nets", Neural Computation 2006 (greedy stacking; the undirected top
+      layer as an associative memory, Sec. 4).
 
     Arguments:
       image_shape: (H, W, C) (alias `event_shape`).
@@ -74,6 +83,9 @@ class ConvDBN(LayerStack, EnergyModel):
         rest); None splits the `fit` epochs evenly.
       down_steps: clamped Gibbs sweeps per lower layer in the down pass.
       sparsity_target: one value or one per layer (None disables).
+      learning_rate: the CD step, one value or one per layer (a dense top
+        layer over hundreds of units needs a smaller step than the
+        per-position step of a convolutional one).
       initial_filter_scale: standard deviation of every layer's filters at start.
       other arguments: see `ConvRBM` / `EnergyModel` (PCD is not supported).
     """
@@ -103,16 +115,21 @@ class ConvDBN(LayerStack, EnergyModel):
         num_layers = len(widths)
         if learning_rate is None:
             learning_rate = default_learning_rate(visible)
+        rates = _per_layer(learning_rate, num_layers, "learning_rate", float)
+        if min(rates) <= 0:
+            raise ValueError(f"expected positive learning rates, got {learning_rate!r}")
         targets = _per_layer(sparsity_target, num_layers, "sparsity_target",
                              lambda t: None if t is None else float(t))
         for target in targets:
             if target is not None and not 0.0 < target < 1.0:
                 raise ValueError(f"expected sparsity_target in (0, 1) or None, got {sparsity_target!r}")
         super().__init__(event_shape=shape, num_hidden=widths, cd_steps=cd_steps, sparsity_target=None,
-                         sparsity_cost=sparsity_cost, learning_rate=learning_rate, momentum=momentum,
+                         sparsity_cost=sparsity_cost, learning_rate=rates[0], momentum=momentum,
                          weight_decay=weight_decay, **kwargs)
         self.sparsity_target = sparsity_target if not isinstance(sparsity_target, tuple) else list(sparsity_target)
         self.sparsity_targets = targets
+        self.learning_rates = rates
+        self.learning_rate_config = list(rates) if isinstance(learning_rate, (list, tuple)) else rates[0]
         self.initial_filter_scale = float(initial_filter_scale)
         self.num_filters = widths
         self.filter_sizes = _per_layer(filter_size, num_layers, "filter_size", lambda f: _as_size(f, "filter_size"))
@@ -145,7 +162,7 @@ class ConvDBN(LayerStack, EnergyModel):
                 "pool_size": list(self.pool_sizes), "visible": self.visible,
                 "epochs_per_layer": self.epochs_per_layer, "down_steps": self.down_steps,
                 "initial_filter_scale": self.initial_filter_scale,
-                "sparsity_target": self.sparsity_target}
+                "sparsity_target": self.sparsity_target, "learning_rate": self.learning_rate_config}
 
     @classmethod
     def default_hyperparameters(cls, info):
@@ -173,8 +190,9 @@ class ConvDBN(LayerStack, EnergyModel):
             start = initial_hidden_bias(self.sparsity_targets[layer], self.pool_sizes[layer])
             self.hidden_biases.append(self.add_weight(name=f"hidden_bias_{layer + 1}", shape=(groups,),
                                                       initializer=keras.initializers.Constant(start)))
-            self.visible_biases.append(self.add_weight(name=f"visible_bias_{layer + 1}", shape=(shape[2],),
-                                                       initializer="zeros"))
+            self.visible_biases.append(self.add_weight(
+                name=f"visible_bias_{layer + 1}", shape=shape if self.is_dense(layer) else (shape[2],),
+                initializer="zeros"))
         self.stage = self.add_weight(name="stage", shape=(), initializer="zeros", trainable=False)
         top_size = int(np.prod(self.input_shapes[-1]))
         self.top_input_mean = self.add_weight(name="top_input_mean", shape=(top_size,),
@@ -189,6 +207,11 @@ class ConvDBN(LayerStack, EnergyModel):
         ]
         self._build_energy_state(num_hidden_for_sparsity=0)
         self.built = True
+
+    def is_dense(self, layer):
+        """Whether layer `layer`'s filters span its whole input (1 x 1 hidden
+        maps): a dense RBM over every unit below, with one visible bias per unit."""
+        return tuple(self.hidden_shapes[self._layer_index(layer)][:2]) == (1, 1)
 
     def _layer_index(self, layer):
         if not -self.num_layers <= layer < self.num_layers:
@@ -376,6 +399,9 @@ class ConvDBN(LayerStack, EnergyModel):
                                                 self.sparsity_cost)
         if q is not None:
             activity.assign(q)
+        ratio = self.learning_rates[layer] / self.learning_rates[0]  # the optimizer steps at the first layer's rate
+        if ratio != 1.0:
+            gradients = [ratio * gradient for gradient in gradients]
         return self._full_gradients(layer, gradients), tf.reduce_mean(stats.free_energy)
 
     def train_step(self, data):
