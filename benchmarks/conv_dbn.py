@@ -8,10 +8,16 @@ parts, and pooled features that help a linear classifier with few labels. This
 script measures each at a small budget:
 
 * a `ConvDBN` with the library's default layers for the dataset is trained
-  greedily inside one `fit` (`epochs_per_layer` epochs per layer) on the
-  dataset's default input for the chosen visible units (`--visible`: binary
-  visibles on statically binarized images, or Gaussian visibles on
-  standardized intensities);
+  greedily inside one `fit` (`epochs_per_layer` epochs per convolutional
+  layer, `--top-epochs` for a dense top layer) on the dataset's default input
+  for the chosen visible units (`--visible`: binary visibles on statically
+  binarized images, or Gaussian visibles on standardized intensities);
+  on 28 x 28 images the defaults end in a dense top RBM over the pooled
+  layer-2 maps (the DBN's associative memory), which is what the samples
+  start from;
+* with `--gaussian-layer1 global|image|zca`: a layer-1 ConvRBM with Gaussian
+  visibles on Fashion-MNIST grey levels standardized that way (`standardize`),
+  its filter statistics and picture;
 * filter localization: for each layer-1 filter, the fraction of its energy
   sum w^2 in its strongest 3x3 window, averaged over the filters, against the
   same for 1,000 random Gaussian filters of the same shape; and the mean
@@ -145,11 +151,14 @@ def run_dataset(name, args):
     xv, yv = _arrays(name, "validation", preprocess, num_test)
     xt, yt = _arrays(name, "test", preprocess, num_test)
     epochs_per_layer = args.digits_epochs_per_layer if name == "digits" else args.epochs_per_layer
+    top_epochs = args.digits_top_epochs if name == "digits" else args.top_epochs
+    num_layers = len(config["num_filters"])
+    epochs = (num_layers - 1) * epochs_per_layer + top_epochs
     keras.utils.set_random_seed(0)
     model = ConvDBN(image_shape=x.shape[1:], epochs_per_layer=epochs_per_layer, visible=args.visible, **config)
     model.compile(steps_per_execution=args.steps_per_execution)
     start = time.perf_counter()
-    history = model.fit(x, batch_size=args.batch_size, epochs=2 * epochs_per_layer, verbose=0)
+    history = model.fit(x, batch_size=args.batch_size, epochs=epochs, verbose=0)
     train_seconds = time.perf_counter() - start
     print(name, "trained in", round(train_seconds, 1), "s", flush=True)
 
@@ -174,9 +183,10 @@ def run_dataset(name, args):
     seen = [a.reshape(len(a), -1) for a in (x[:num_classifier], xv, xt)]
     feature_sets = {"raw pixels [0, 1]": raw, f"pixels the DBN sees ({preprocess})": seen}
     layer_features, activity = {}, []
-    for layer in (0, 1):
+    for layer in range(num_layers):
         layer_features[layer] = [_features(model, data, layer) for data in (x[:num_classifier], xv, xt)]
-        feature_sets[f"ConvDBN layer {layer + 1} pooling units"] = layer_features[layer]
+        kind = "hidden units (dense top RBM)" if model.is_dense(layer) else "pooling units"
+        feature_sets[f"ConvDBN layer {layer + 1} {kind}"] = layer_features[layer]
         activity.append(round(float(layer_features[layer][0].mean()), 4))
     feature_sets["ConvDBN layers 1+2 pooling units"] = [np.concatenate([a, b], 1) for a, b in
                                                         zip(layer_features[0], layer_features[1])]
@@ -190,13 +200,72 @@ def run_dataset(name, args):
             print(name, json.dumps(row), flush=True)
     return {"hyperparameters": model.hyperparameters(), "preprocess": preprocess,
             "num_train": int(len(x)), "num_validation": int(len(xv)), "num_test": int(len(xt)),
-            "epochs_per_layer": epochs_per_layer, "batch_size": args.batch_size,
+            "epochs_per_layer": epochs_per_layer, "epochs": epochs, "batch_size": args.batch_size,
             "train_seconds": round(train_seconds, 1),
             "final_metrics": {k: round(float(v[-1]), 4) for k, v in history.history.items()},
             "mean_detection_activation_layer1": round(detection, 4),
             "mean_pooling_activation": activity,
             "filters_layer1": _filter_statistics(np.asarray(model.layer_filters(0))),
             "pictures": pictures, "classification": classification}
+
+
+def standardize(images, how, epsilon=0.01):
+    """Grey levels [n, H, W, 1] in [0, 1] -> about zero mean, unit variance for
+    Gaussian visibles of unit variance (Lee et al. 2009, eq. 2). "global": one
+    mean and standard deviation over every pixel of the training images;
+    "image": each image minus its own mean, divided by its own standard
+    deviation (contrast normalization); "zca": each image's mean removed, then
+    ZCA whitening (the training images' pixel covariance C -> C^(-1/2), with
+    `epsilon` times the largest eigenvalue added, which damps the noisiest
+    directions), the whitening that turns natural images into edge-dominated
+    ones as in the paper's training set. -> (the transform's function, its name)."""
+    flat = images.reshape(len(images), -1).astype(np.float64)
+    if how == "global":
+        mean, std = flat.mean(), flat.std()
+        return (lambda x: (x - mean) / std), f"(x - {mean:.3f}) / {std:.3f}"
+    centred = flat - flat.mean(1, keepdims=True)
+    if how == "image":
+        return _per_image, "per-image (x - mean(x)) / std(x)"
+    pixel_mean = centred.mean(0)
+    values, vectors = np.linalg.eigh(np.cov((centred - pixel_mean).T))
+    whiten = vectors @ np.diag(1.0 / np.sqrt(np.maximum(values, 0) + epsilon * values.max())) @ vectors.T
+    scale = ((centred - pixel_mean) @ whiten).std()
+
+    def zca(x):
+        x = x.reshape(len(x), -1).astype(np.float64)
+        return ((x - x.mean(1, keepdims=True) - pixel_mean) @ whiten) / scale
+    return zca, f"per-image mean removed, ZCA-whitened (epsilon {epsilon} of the largest eigenvalue)"
+
+
+def _per_image(x):
+    x = x.reshape(len(x), -1).astype(np.float64)
+    x = x - x.mean(1, keepdims=True)
+    return x / np.sqrt(np.square(x).mean(1, keepdims=True) + 1e-2)
+
+
+def run_gaussian_layer1(args):
+    """Layer 1 alone (24 filters of 9 x 9, pooling 2) with Gaussian visibles on
+    standardized Fashion-MNIST grey levels (`--gaussian-layer1`): its filter
+    statistics and picture."""
+    x, _ = _arrays("fashion_mnist", "train", "scale", args.num_train)
+    transform, description = standardize(x, args.gaussian_layer1)
+    z = transform(x).reshape(x.shape).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    model = ConvRBM(image_shape=x.shape[1:], num_filters=24, filter_size=9, pool_size=2, visible="gaussian",
+                    learning_rate=args.gaussian_learning_rate)
+    model.compile(steps_per_execution=args.steps_per_execution)
+    start = time.perf_counter()
+    model.fit(z, batch_size=args.batch_size, epochs=args.epochs_per_layer, verbose=0)
+    seconds = time.perf_counter() - start
+    filters = np.asarray(model.filters())
+    path = write_png(os.path.join(RESULTS, "conv_dbn_fashion_mnist_gaussian_layer1.png"),
+                     _enlarged(conv_filter_grid(filters)))
+    result = {"standardization": description, "hyperparameters": model.hyperparameters(),
+              "num_train": int(len(x)), "epochs": args.epochs_per_layer, "train_seconds": round(seconds, 1),
+              "mean_detection_activation": round(float(np.mean(np.asarray(model.hidden_probs(z[:500])))), 4),
+              "filters_layer1": _filter_statistics(filters), "picture": os.path.relpath(path, RESULTS)}
+    print("gaussian layer 1", json.dumps(result["filters_layer1"]), flush=True)
+    return result
 
 
 def _write_layer_picture(model, name, layer, path):
@@ -340,6 +409,12 @@ def _table(results, args):
         window = f"{stats['window']}x{stats['window']}"
         lines.append(f"| {name} | {stats['localization']:.3f} ({window}) | {stats['localization_random_filters']:.3f} "
                      f"| {stats['mean_abs_cosine_between_filters']:.3f} |")
+    if "fashion_mnist_gaussian_layer1" in results:
+        gaussian = results["fashion_mnist_gaussian_layer1"]
+        stats = gaussian["filters_layer1"]
+        lines.append(f"| fashion_mnist, Gaussian visibles ({gaussian['standardization']}) "
+                     f"| {stats['localization']:.3f} | {stats['localization_random_filters']:.3f} "
+                     f"| {stats['mean_abs_cosine_between_filters']:.3f} |")
     if "speed" in results:
         speed = results["speed"]
         lines += ["", "| layer-1 CD-1, 28x28, 24 filters 9x9 | images/s | ratio | CPU ms/image | ratio in CPU time | "
@@ -363,6 +438,15 @@ def main():
     parser.add_argument("--num-test", type=int, default=2000, help="Fashion-MNIST validation and test examples")
     parser.add_argument("--epochs-per-layer", type=int, default=3, help="Fashion-MNIST")
     parser.add_argument("--digits-epochs-per-layer", type=int, default=20)
+    parser.add_argument("--top-epochs", type=int, default=6, help="Fashion-MNIST: epochs of the top layer")
+    parser.add_argument("--digits-top-epochs", type=int, default=40)
+    parser.add_argument("--gaussian-layer1", default="none", choices=["none", "global", "image", "zca"],
+                        help="also train a layer-1 ConvRBM with Gaussian visibles on Fashion-MNIST grey levels "
+                             "standardized this way (global mean and standard deviation, each image's own, or "
+                             "ZCA-whitened) and report its filters")
+    parser.add_argument("--gaussian-learning-rate", type=float, default=0.3,
+                        help="its CD step (the library's default for Gaussian visibles, 0.01, hardly moves the "
+                             "filters in 3 epochs)")
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--steps-per-execution", type=int, default=10, help="as the CLI's default")
     parser.add_argument("--sample-steps", type=int, default=500)
@@ -382,9 +466,16 @@ def main():
     if args.speed_only:
         with open(args.out, encoding="utf-8") as handle:
             results = {**json.load(handle), "speed_args": results["args"]}
+    elif args.skip_speed and os.path.exists(args.out):  # keep the speed measured by a separate --speed-only run
+        with open(args.out, encoding="utf-8") as handle:
+            previous = json.load(handle)
+        results.update({key: previous[key] for key in ("speed", "speed_args") if key in previous})
     for name in [] if args.speed_only else args.datasets.split(","):
         results[name] = run_dataset(name, args)
         _write(results, args.out)  # after each dataset, so an interrupted run keeps what it measured
+    if args.gaussian_layer1 != "none" and not args.speed_only:
+        results["fashion_mnist_gaussian_layer1"] = run_gaussian_layer1(args)
+        _write(results, args.out)
     if not args.skip_speed:
         results["speed"] = run_speed(args)
     results["table"] = _table(results, args)

@@ -167,12 +167,19 @@ class ConvDBN(LayerStack, EnergyModel):
     @classmethod
     def default_hyperparameters(cls, info):
         """28 x 28 images: 24 bases of 9 x 9 then 40 of 5 x 5, pooling 2 each
-        (20 -> 10 -> 6 -> 3). Digits 8 x 8: 24 bases of 3 x 3 without pooling
+        (20 -> 10 -> 6 -> 3), then a dense top RBM of 400 hidden units over the
+        3 x 3 x 40 pooled units (3 x 3 filters, no pooling, no sparsity
+        target), whose samples hold garment shapes where a convolutional top
+        layer's held texture. Digits 8 x 8: 24 bases of 3 x 3 without pooling
         (6 x 6 maps; pooling them by 2 leaves a 3 x 3 grid, too coarse to tell
         the digits apart: the pooled features fell below the pixels), then
-        40 of 3 x 3 pooled by 2 (4 -> 2), sparsity target 0.05 in both."""
+        40 of 3 x 3 pooled by 2 (4 -> 2), sparsity target 0.05 in both (a
+        dense top over the 2 x 2 x 40 pooled units learned hidden units that
+        do not depend on the input: those units vary too little between
+        digits)."""
         if int(info.event_shape[0]) >= 20:
-            return {"num_filters": [24, 40], "filter_size": [9, 5], "pool_size": [2, 2]}
+            return {"num_filters": [24, 40, 400], "filter_size": [9, 5, 3], "pool_size": [2, 2, 1],
+                    "sparsity_target": [0.02, 0.02, None]}
         return {"num_filters": [24, 40], "filter_size": [3, 3], "pool_size": [1, 2], "sparsity_target": [0.05, 0.05]}
 
     @classmethod
