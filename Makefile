@@ -63,6 +63,7 @@ benchmark: install data
 	@if [ -z "$(NAME)" ]; then \
 	  echo "benchmark: choose one with NAME=<script> [ARGS=...]; see benchmarks/README.md for budgets:"; \
 	  for f in benchmarks/*.py; do \
+	    grep -q '__main__' $$f || continue; \
 	    printf '  %-16s %s\n' "$$(basename $$f .py)" "$$($(PY) -c "import ast,sys; d=ast.get_docstring(ast.parse(open(sys.argv[1]).read())) or ''; print(d.splitlines()[0] if d else '')" $$f)"; \
 	  done; \
 	else PYTHONPATH=. $(PY) benchmarks/$(NAME).py $(ARGS); fi
