@@ -24,8 +24,9 @@ script measures each at a small budget:
   |cosine| between pairs of filters (near 1: the filters collapsed to one);
 * layer-1 filters, layer-2 receptive fields (weighted combinations of layer-1
   filters) and samples as PNG grids under `benchmarks/results/`: the samples
-  picture has three rows of 8, the first 8 test images, chains started at
-  their pooled layer-1 codes and chains started at the top RBM's base rates,
+  picture has four rows of 8, the first 8 test images, chains started at
+  their pooled codes below the top and two rows of chains started at the top
+  RBM's base rates (another seed),
   each after `--sample-steps` Gibbs sweeps in the top layer, then the sampled
   down pass and the first layer's mean E[v | h];
 * scikit-learn `LogisticRegression` (multinomial, L2 strength chosen on the
@@ -166,10 +167,11 @@ def run_dataset(name, args):
     for layer in range(2):
         path = os.path.join(RESULTS, f"conv_dbn_{name}_layer{layer + 1}.png")
         pictures[f"layer{layer + 1}"] = os.path.relpath(_write_layer_picture(model, name, layer, path), RESULTS)
-    # rows: 8 test images; chains started at their pooled codes; chains started at the top RBM's base rates
+    # rows: 8 test images; chains started at their pooled codes; 16 chains started at the top RBM's base rates
+    # (another seed: chains that share their random numbers coalesce, whatever their start)
     starts = xt[:8]
     samples = np.concatenate([starts, np.asarray(model.sample(8, num_steps=args.sample_steps, seed=0, start=starts)),
-                              np.asarray(model.sample(8, num_steps=args.sample_steps, seed=0))])
+                              np.asarray(model.sample(16, num_steps=args.sample_steps, seed=1))])
     if args.visible == "gaussian":  # "scale:-0.8:2" maps [0, 1] to [-0.8, 2]: back to intensities
         samples = np.clip((samples + 0.8) / 2.8, 0.0, 1.0)
     pictures["samples"] = os.path.relpath(
@@ -439,7 +441,7 @@ def main():
     parser.add_argument("--epochs-per-layer", type=int, default=3, help="Fashion-MNIST")
     parser.add_argument("--digits-epochs-per-layer", type=int, default=20)
     parser.add_argument("--top-epochs", type=int, default=6, help="Fashion-MNIST: epochs of the top layer")
-    parser.add_argument("--digits-top-epochs", type=int, default=40)
+    parser.add_argument("--digits-top-epochs", type=int, default=20)
     parser.add_argument("--gaussian-layer1", default="none", choices=["none", "global", "image", "zca"],
                         help="also train a layer-1 ConvRBM with Gaussian visibles on Fashion-MNIST grey levels "
                              "standardized this way (global mean and standard deviation, each image's own, or "
