@@ -16,9 +16,10 @@ included) against scikit-learn's `BernoulliRBM(n_components=500,
 batch_size=100, n_iter=1).fit(x)` (its update is PCD-1: one Gibbs sweep per
 batch, the same five [100, 784] x [784, 500] products), in `--speed-rounds`
 interleaved rounds; also a second epoch of the same tfdgm model (no
-compile), and both as a fraction of the machine's float32 GEMM rate
-(195 GFLOP/s through TF, idle; the rate measured in the same process is
-kept too) at 3.92 MFLOP per example.
+compile), and both as a fraction of the float32 GEMM rate measured in the
+same process (and of 195 GFLOP/s, the AVX-512 host's idle rate the issue
+used) at 3.92 MFLOP per example. The step's own product shape is timed
+through NumPy's BLAS (scikit-learn's) and TensorFlow (`step_product_gflops`).
 
 Budgets are fixed epoch counts per model (not wall-clock: the CPU is shared):
 `--epochs` for RBM CD-1 and PCD, `--cd25-epochs` for CD-25 (25 sweeps per
@@ -182,6 +183,44 @@ def gemm_rate(size=2048, repeats=5):
     return 2 * size**3 / best
 
 
+def step_product_rates(batch_size=100, num_visible=784, num_hidden=500, repeats=50, rounds=5):
+    """The [batch, V] x [V, H] product of the CD-1 step, 50 in a row, best of
+    `rounds`, through NumPy's BLAS (what scikit-learn's step calls) and
+    through TensorFlow (one compiled call per product, as in `fit`'s steps).
+    -> {"numpy": FLOP/s, "tensorflow": FLOP/s}."""
+    rng = np.random.default_rng(0)
+    v = rng.uniform(size=(batch_size, num_visible)).astype(np.float32)
+    w = rng.uniform(size=(num_visible, num_hidden)).astype(np.float32)
+    tv, tw = tf.constant(v), tf.constant(w)
+    product = tf.function(lambda: tf.reduce_sum(tv @ tw))
+    calls = {"numpy": lambda: v @ w, "tensorflow": lambda: float(product())}
+    rates = {}
+    for name, call in calls.items():
+        call()
+        best = float("inf")
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(repeats):
+                call()
+            best = min(best, time.perf_counter() - start)
+        rates[name] = repeats * 2 * batch_size * num_visible * num_hidden / best
+    return rates
+
+
+def cpu_description():
+    """The host's CPU model and vector extensions (Linux /proc/cpuinfo; {} elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            lines = info.read().splitlines()
+    except OSError:
+        return {}
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = fields.get("flags", "").split()
+    return {"model": fields.get("model name"), "cores": os.cpu_count(),
+            "vector": [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags]}
+
+
 def speed(args, train, rounds=2):
     """Whole user `fit` calls, tfdgm against scikit-learn, `rounds` interleaved rounds."""
     tfdgm_runs, sklearn_seconds = [], []
@@ -195,6 +234,7 @@ def speed(args, train, rounds=2):
             sklearn_seconds.append(_sklearn_user_fit(train, args.batch_size))
         print(json.dumps({"tfdgm": tfdgm_runs[-1], "sklearn_fit_call": sklearn_seconds[-1]}), flush=True)
     rate = gemm_rate()
+    at_step_shape = step_product_rates(args.batch_size)
     flops = cd1_flops_per_example() * len(train)
     best_call = min(run["fit_call"] for run in tfdgm_runs)
     best_second = min(run["second_epoch"] for run in tfdgm_runs)
@@ -209,6 +249,8 @@ def speed(args, train, rounds=2):
         "cd1_gflop_per_epoch": flops / 1e9,
         "gemm_rate_reference_gflops": REFERENCE_GEMM_GFLOPS,
         "gemm_rate_measured_gflops": round(rate / 1e9, 1),
+        "cpu": cpu_description(),
+        "step_product_gflops": {name: round(r / 1e9, 1) for name, r in at_step_shape.items()},
         "gemm_fraction_fit_call": round(flops / best_call / (REFERENCE_GEMM_GFLOPS * 1e9), 3),
         "gemm_fraction_second_epoch": round(flops / best_second / (REFERENCE_GEMM_GFLOPS * 1e9), 3),
         "gemm_fraction_second_epoch_of_measured": round(flops / best_second / rate, 3),
@@ -218,7 +260,8 @@ def speed(args, train, rounds=2):
     }
 
 
-#: The machine's float32 GEMM rate through TensorFlow, idle (docs: "Known pitfalls").
+#: The float32 GEMM rate through TensorFlow of the AVX-512 host the RBM target
+#: was set on (idle); hosts differ, so the rate measured in-process is kept too.
 REFERENCE_GEMM_GFLOPS = 195.0
 
 
