@@ -11,7 +11,8 @@ import keras
 from tfdgm.models import adversarial, autoregressive, baselines, energy, flows, latent
 from tfdgm.models.adversarial import *  # noqa: F401,F403
 from tfdgm.models.autoregressive import *  # noqa: F401,F403
-from tfdgm.models.base import DensityModel, GenerativeModel
+from tfdgm.models.base import GenerativeModel
+from tfdgm.models.density import DensityModel
 from tfdgm.models.baselines import *  # noqa: F401,F403
 from tfdgm.models.energy import *  # noqa: F401,F403
 from tfdgm.models.flows import *  # noqa: F401,F403

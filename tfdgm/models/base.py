@@ -2,9 +2,10 @@
 
 `GenerativeModel` holds what all families share (event shape, input checks,
 the data-space transform for bits/dim, seeded sampling, replica-aware gradient
-steps, export signatures). `DensityModel` is the explicit-density protocol of
-docs/architecture.md; latent, energy-based and adversarial bases sit beside it and reuse
-`GenerativeModel` without rework.
+steps, export signatures). The explicit-density protocol `DensityModel`
+(`tfdgm.models.density`) and the latent, energy-based and adversarial bases
+build on it; how its train step is run (XLA, steps per compiled call) is
+`tfdgm.models.execution`.
 
 Keras 3 layers own every trainable weight; TFP objects (distributions,
 bijectors) are built from those weights inside `distribution()` / `call`, on
@@ -26,7 +27,6 @@ every call, and are never stored on the model. Two consequences (docs/architectu
 """
 
 import math
-import os
 
 import keras
 import numpy as np
@@ -35,10 +35,11 @@ import tensorflow as tf
 from tfdgm.data.arrays import array_batches, without_autotune
 from tfdgm.distribute import reducible_logs
 from tfdgm.models import domains
+from tfdgm.models.execution import steps_per_call, xla_by_default
 from tfdgm.precision import scaled_gradients
 from tfdgm.rng import as_seed
 
-__all__ = ["GenerativeModel", "DensityModel", "as_seed"]
+__all__ = ["GenerativeModel", "as_seed"]
 
 
 class GenerativeModel(keras.Model):
@@ -308,15 +309,9 @@ class GenerativeModel(keras.Model):
         """`keras.Model.compile` with XLA on by default where the model allows,
         and several train steps per compiled call where Keras' conventions allow.
 
-        Keras 3's `jit_compile="auto"` resolves to False on a machine without a
-        GPU, so tfdgm asks for XLA explicitly (`supports_xla`). Exception:
-        several replicas on logical devices of one CPU (the `mirrored` test
-        setup), where XLA places every replica's cluster on CPU:0 and fails
-        with "Trying to access resource ... located in device CPU:1"
-        (measured on TF 2.21); replicas on GPUs/TPUs keep XLA.
-        The environment variable `TFDGM_JIT_COMPILE=0` turns the default off
-        (debugging, or toy runs whose XLA compile time exceeds their training
-        time, as in the tutorials' test).
+        XLA: `tfdgm.models.execution.xla_by_default` (on where `supports_xla`;
+        `TFDGM_JIT_COMPILE=0` turns the default off, for debugging or toy runs
+        whose XLA compile time exceeds their training time).
 
         `steps_per_execution=None` (the default) lets each `fit`, `evaluate`
         and `predict` call choose (`choose_steps_per_execution`): several steps
@@ -324,7 +319,7 @@ class GenerativeModel(keras.Model):
         Keras uses it.
         """
         if jit_compile is None:
-            jit_compile = self.supports_xla and not _replicas_share_a_cpu() and _xla_allowed_by_environment()
+            jit_compile = xla_by_default(self)
         auto = steps_per_execution is None or steps_per_execution == "auto"
         super().compile(optimizer=optimizer, jit_compile=jit_compile,
                         steps_per_execution=1 if auto else steps_per_execution, **kwargs)
@@ -336,28 +331,11 @@ class GenerativeModel(keras.Model):
         """Sets the steps per compiled call of the next `fit` / `evaluate` /
         `predict` when `compile` was not given `steps_per_execution`.
 
-        Keras runs `steps_per_execution` train steps inside one compiled call
-        and calls `on_*_batch_begin/end` once per call, with the last step's
-        logs. So `auto_steps_per_execution` steps per call (which removes most
-        of Keras' per-step Python overhead on small models) only when no
-        callback given has a batch-level hook of its own (Keras' `History`
-        and progress bar need none; their epoch logs are the same either way,
-        the metrics being running means); else one step per call, and every
-        batch's hooks see that batch's logs. Also one step per call eagerly
-        (`run_eagerly`) and under several replicas (Keras 3.15's multi-step
-        loop fails under `MirroredStrategy`). `steps`: the call's
-        `steps_per_epoch` / `validation_steps` / `steps` when given: the
-        number of steps per call divides each of them (Keras would otherwise
-        run whole calls past them on a repeated dataset).
+        The count: `tfdgm.models.execution.steps_per_call`.
         """
         if not getattr(self, "_steps_per_execution_is_auto", False):
             return
-        chosen = self.auto_steps_per_execution
-        if self.run_eagerly or self.distribute_strategy.num_replicas_in_sync > 1 or _has_batch_hooks(callbacks):
-            chosen = 1
-        for count in steps:
-            if count:
-                chosen = max(d for d in range(1, chosen + 1) if int(count) % d == 0)
+        chosen = steps_per_call(self, callbacks, steps)
         if chosen != self.steps_per_execution:
             self.steps_per_execution = chosen
             self.train_function = self.test_function = self.predict_function = None
@@ -500,139 +478,6 @@ class GenerativeModel(keras.Model):
     def export_signatures(self):
         """`{name: (fn, input_signature)}` for `tfdgm.export.save` (override)."""
         return {}
-
-
-class DensityModel(GenerativeModel):
-    """Explicit-density protocol: `distribution()`, `log_prob`, `sample`.
-
-    Subclasses implement `distribution(context=None)` (a `tfd.Distribution`
-    over `event_shape`, built from the model's Keras weights) and
-    `build(input_shape)` (creating those weights from shapes alone). The
-    training objective is the negative log-likelihood in nats,
-
-        loss = -1/B sum_b log p(x_b),
-
-    reported as `nll` (model space, nats) and `bits_per_dim` (data space).
-    """
-
-    family = "density"
-
-    def __init__(self, event_shape=(2,), data_transform=None, name=None, **kwargs):
-        super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
-        self._nll_tracker = keras.metrics.Mean(name="nll")
-        self._bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
-
-    def distribution(self, context=None):
-        """The model's `tfd.Distribution` over `event_shape` (override)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement distribution()")
-
-    def log_prob(self, x, context=None):
-        """log p(x) in nats. x: [batch, *event_shape] -> [batch]."""
-        self._ensure_built()
-        x = self.validate_input(x)
-        return self.distribution(context).log_prob(x)
-
-    def data_log_prob(self, x, context=None):
-        """log-density of the ORIGINAL data point whose model-space image is x.
-
-        Adds log|det dT/dx| of the data transform T (scaling, logit, ...).
-        x: [batch, *event_shape] (model space) -> [batch] nats.
-        """
-        x = self.validate_input(x)
-        return self.data_transform.data_space_log_prob(self.log_prob(x, context), x)
-
-    def bits_per_dim(self, x, context=None):
-        """Negative log2-density per dimension in the original data space. -> [batch]"""
-        return -self.data_log_prob(x, context) / (self.num_dims * math.log(2.0))
-
-    def sample(self, n, *, seed=None, context=None):
-        """Draws `n` samples: -> [n, *event_shape]. `seed`: int for reproducibility."""
-        self._ensure_built()
-        return self.distribution(context).sample(n, seed=as_seed(seed))
-
-    def call(self, x, training=False):
-        return self.log_prob(x)
-
-    # ---------------------------------------------------------------- metrics
-    @property
-    def metrics(self):
-        return [self._nll_tracker, self._bpd_tracker]
-
-    def _update_metrics(self, log_prob, x):
-        data_log_prob = self.data_transform.data_space_log_prob(log_prob, x)
-        self._nll_tracker.update_state(-log_prob)
-        self._bpd_tracker.update_state(-data_log_prob / (self.num_dims * math.log(2.0)))
-        return {m.name: m.result() for m in self.metrics}
-
-    def training_distribution(self, context=None):
-        """The distribution whose NLL a train step minimizes (default: `distribution`;
-        MADE picks the step's mask here)."""
-        return self.distribution(context)
-
-    def train_step(self, data):
-        x, context = self.unpack(data)
-        x = self.validate_input(x)
-        with tf.GradientTape() as tape:
-            log_prob = self.training_distribution(context).log_prob(x)
-            loss = -tf.reduce_mean(log_prob)
-        self.apply_gradients(tape, loss)
-        return self._update_metrics(log_prob, x)
-
-    def test_step(self, data):
-        x, context = self.unpack(data)
-        x = self.validate_input(x)
-        return self._update_metrics(self.distribution(context).log_prob(x), x)
-
-    # ----------------------------------------------------------------- export
-    def export_signatures(self):
-        event = [None, *self.event_shape]
-        return {
-            "log_prob": (
-                lambda x: {"log_prob": self.log_prob(x)},
-                [tf.TensorSpec(event, tf.float32, name="x")],
-            ),
-            "sample": (
-                lambda n, seed: {"samples": self.sample(n, seed=seed)},
-                [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed")],
-            ),
-        }
-
-
-_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end",
-                "on_test_batch_begin", "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end")
-
-
-def _has_batch_hooks(callbacks):
-    """Whether a callback (a list, or a `keras.callbacks.CallbackList`) has a
-    batch-level hook of its own; Keras' `History` and `ProgbarLogger` are
-    written for one call per several steps and do not count."""
-    if callbacks is None:
-        return False
-    callbacks = getattr(callbacks, "callbacks", callbacks)
-    if not isinstance(callbacks, (list, tuple)):
-        callbacks = [callbacks]
-    for callback in callbacks:
-        if isinstance(callback, (keras.callbacks.History, keras.callbacks.ProgbarLogger)):
-            continue
-        for hook in _BATCH_HOOKS:
-            if getattr(type(callback), hook, None) is not getattr(keras.callbacks.Callback, hook):
-                return True
-    return False
-
-
-def _xla_allowed_by_environment():
-    value = os.environ.get("TFDGM_JIT_COMPILE", "1").strip().lower()
-    if value not in ("0", "1", "false", "true"):
-        raise ValueError(f"expected TFDGM_JIT_COMPILE to be 0 or 1, got {value!r}")
-    return value in ("1", "true")
-
-
-def _replicas_share_a_cpu():
-    strategy = tf.distribute.get_strategy()
-    if strategy.num_replicas_in_sync < 2:
-        return False
-    devices = getattr(strategy.extended, "worker_devices", ())
-    return bool(devices) and all("CPU" in device.upper() for device in devices)
 
 
 def _as_shape(shape, argument):

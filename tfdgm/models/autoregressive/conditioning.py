@@ -5,7 +5,7 @@ uniform class prior that a conditional model's `call(x)` returns."""
 import numpy as np
 import tensorflow as tf
 
-from tfdgm.models.base import DensityModel
+from tfdgm.models.density import DensityModel
 
 __all__ = ["ClassConditional", "class_context", "marginal_log_prob", "labelled_export_signatures"]
 

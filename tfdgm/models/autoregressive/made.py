@@ -8,7 +8,8 @@ import tensorflow_probability as tfp
 from tfdgm import rng
 from tfdgm.bijectors.autoregressive import MaskedAutoregressiveFlow
 from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context, labelled_export_signatures
-from tfdgm.models.base import DensityModel, as_seed
+from tfdgm.models.base import as_seed
+from tfdgm.models.density import DensityModel
 from tfdgm.nn.made import MADENetwork
 
 tfd = tfp.distributions

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from tfdgm.distributions.pixel_outputs import AutoregressiveModelDistribution, fold_in
 from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context, labelled_export_signatures
-from tfdgm.models.base import DensityModel, as_seed
+from tfdgm.models.base import as_seed
+from tfdgm.models.density import DensityModel
 from tfdgm.nn.masked import input_order
 
 __all__ = ["NADE"]

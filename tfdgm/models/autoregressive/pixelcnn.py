@@ -14,7 +14,8 @@ from tfdgm.distributions.pixel_outputs import (
     num_params,
 )
 from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context, labelled_export_signatures
-from tfdgm.models.base import DensityModel, as_seed
+from tfdgm.models.base import as_seed
+from tfdgm.models.density import DensityModel
 from tfdgm.nn.masked_conv import GatedPixelCNNBlock, MaskedConv2D, PixelCNNResidualBlock
 
 __all__ = ["PixelCNN", "GatedPixelCNN"]

@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from tfdgm.distributions.pixel_outputs import AutoregressiveModelDistribution, element_log_prob, element_sample, fold_in
 from tfdgm.models.autoregressive.conditioning import ClassConditional, class_context, labelled_export_signatures
-from tfdgm.models.base import DensityModel, as_seed
+from tfdgm.models.base import as_seed
+from tfdgm.models.density import DensityModel
 from tfdgm.nn.causal_conv import CausalConv1D, WaveNetResidualBlock, push_queue
 
 __all__ = ["WaveNet", "receptive_field"]

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.models.base import DensityModel
+from tfdgm.models.density import DensityModel
 
 tfd = tfp.distributions
 

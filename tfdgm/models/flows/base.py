@@ -9,7 +9,8 @@ them on each call (see `tfdgm.models.base` for why it is never cached).
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.models.base import DensityModel, as_seed
+from tfdgm.models.base import as_seed
+from tfdgm.models.density import DensityModel
 from tfdgm.models.latent_tools import apply_attribute, attribute_vector, interpolate
 
 tfd = tfp.distributions
