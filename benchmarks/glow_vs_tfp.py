@@ -28,7 +28,7 @@ exits, a N(0, I) base over the flattened latent):
   (so tfdgm has more parameters at the same width).
 
   nice .venv/bin/python benchmarks/glow_vs_tfp.py \\
-      [--steps 150] [--levels 2] [--steps-per-level 4] [--channels 128] [--batch-size 64] \\
+      [--steps 300] [--levels 2] [--steps-per-level 8] [--channels 400] [--batch-size 64] \\
       [--learning-rate 1e-4] [--test-examples 1000] [--rounds 5] [--xla] [--seed 0] \\
       [--out benchmarks/results/glow_vs_tfp.json]
 """
@@ -68,10 +68,10 @@ def tfp_glow(event_shape, levels, steps_per_level, channels, seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--levels", type=int, default=2)
-    parser.add_argument("--steps-per-level", type=int, default=4)
-    parser.add_argument("--channels", type=int, default=128)
+    parser.add_argument("--steps-per-level", type=int, default=8)
+    parser.add_argument("--channels", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--test-examples", type=int, default=1000)
