@@ -174,13 +174,19 @@ def gemm_rate(size=2048, repeats=5):
     a = tf.random.normal([size, size])
     b = tf.random.normal([size, size])
     product = tf.function(lambda a, b: tf.reduce_sum(a @ b))
-    float(product(a, b))
+    return 2 * size**3 / best_seconds(lambda: float(product(a, b)), repeats)
+
+
+def best_seconds(call, rounds, repeats=1):
+    """The fastest of `rounds` timings of `repeats` calls in a row, after one untimed call."""
+    call()
     best = float("inf")
-    for _ in range(repeats):
+    for _ in range(rounds):
         start = time.perf_counter()
-        float(product(a, b))
+        for _ in range(repeats):
+            call()
         best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best
+    return best
 
 
 def step_product_rates(batch_size=100, num_visible=784, num_hidden=500, repeats=50, rounds=5):
@@ -194,17 +200,8 @@ def step_product_rates(batch_size=100, num_visible=784, num_hidden=500, repeats=
     tv, tw = tf.constant(v), tf.constant(w)
     product = tf.function(lambda: tf.reduce_sum(tv @ tw))
     calls = {"numpy": lambda: v @ w, "tensorflow": lambda: float(product())}
-    rates = {}
-    for name, call in calls.items():
-        call()
-        best = float("inf")
-        for _ in range(rounds):
-            start = time.perf_counter()
-            for _ in range(repeats):
-                call()
-            best = min(best, time.perf_counter() - start)
-        rates[name] = repeats * 2 * batch_size * num_visible * num_hidden / best
-    return rates
+    flops = repeats * 2 * batch_size * num_visible * num_hidden
+    return {name: flops / best_seconds(call, rounds, repeats) for name, call in calls.items()}
 
 
 def cpu_description():
