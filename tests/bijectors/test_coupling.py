@@ -30,11 +30,11 @@ def test_vector_coupling_log_det_matches_autodiff_jacobian(additive, dims, kind)
 
 
 @pytest.mark.parametrize("mask_fn", [checkerboard_mask, channel_mask])
-@pytest.mark.parametrize("net", ["resnet", "glow"])
-def test_image_coupling_log_det_matches_autodiff_jacobian(mask_fn, net):
+@pytest.mark.parametrize("net, scale", [("resnet", "tanh"), ("glow", "tanh"), ("glow", "sigmoid")])
+def test_image_coupling_log_det_matches_autodiff_jacobian(mask_fn, net, scale):
     mask = mask_fn(4, 4, 2, 1)
     network = ResNetCouplingNet(4, 8, 1) if net == "resnet" else GlowCouplingNet(4, 8)
-    layer = CouplingLayer(mask, network)
+    layer = CouplingLayer(mask, network, scale=scale)
     layer.build((None, 4, 4, 2))
     _randomize(layer, seed=1)
     x = np.random.default_rng(2).normal(size=(3, 4, 4, 2)).astype(np.float32)
@@ -80,6 +80,23 @@ def test_log_scale_is_bounded_even_for_huge_network_outputs():
     ldj = float(bijector.forward_log_det_jacobian(x, 1)[0])
     assert 0.0 < ldj <= 2.0 * 2 + 1e-5  # two transformed dims, |s| <= 2
     assert np.all(np.isfinite(bijector.forward(x).numpy()))
+
+
+def test_glow_scale_is_sigmoid_of_raw_plus_2_in_the_data_to_latent_direction():
+    """Glow's coupling (the authors' code): z2 = (x2 - t) * sigmoid(raw + 2), a
+    factor in (0, 1) however large the network's output."""
+    mask = vector_mask(4, 0)
+    raw = np.array([[-30.0, 0.0, 3.0, 40.0]], np.float32)
+    shift = np.array([[0.0, 0.0, 0.5, -1.0]], np.float32)
+    bijector = AffineCoupling(mask, lambda x: (shift + 0.0 * x, raw + 0.0 * x), scale="sigmoid")
+    x = np.array([[1.0, 2.0, 3.0, 4.0]], np.float32)
+    factor = 1.0 / (1.0 + np.exp(-(raw + 2.0)))
+    expected = np.where(mask == 1.0, x, (x - shift) * factor)
+    np.testing.assert_allclose(bijector.inverse(x).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(bijector.inverse_log_det_jacobian(x, 1).numpy(),
+                               np.sum(np.log(factor) * (1.0 - mask)), rtol=1e-5)
+    with pytest.raises(ValueError, match="expected scale in"):
+        AffineCoupling(mask, lambda x: (x, x), scale="exp")
 
 
 def test_network_runs_once_per_log_prob_direction():

@@ -7,7 +7,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfdgm.bijectors.actnorm import ActNormLayer
-from tfdgm.bijectors.coupling import CouplingLayer, bound_log_scale, channel_mask, vector_mask
+from tfdgm.bijectors.coupling import SCALES, CouplingLayer, bound_log_scale, channel_mask, vector_mask
 from tfdgm.bijectors.invertible_conv import InvertibleConv1x1Layer
 from tfdgm.bijectors.split import FactorOut, SplitPriorLayer
 from tfdgm.bijectors.squeeze import Squeeze
@@ -30,9 +30,13 @@ class Glow(ContextConditional, FlowModel):
     One step of flow, data -> latent (Table 1): actnorm (per-channel affine,
     data-dependent initialization), invertible 1x1 convolution W = P L (U +
     diag(s)), affine coupling on the channel halves with Glow's network
-    (zero-initialized last conv, so every step starts at the identity after
-    actnorm; the log-scale is soft-clamped to (-log_scale_bound,
-    log_scale_bound)).
+    (zero-initialized last conv). The coupling's data -> latent scale is the
+    authors' sigmoid(h + 2) (`coupling_scale="sigmoid"`, see
+    `tfdgm.bijectors.coupling.glow_log_scale`): below 1, so no step can
+    amplify what the next ones see; `coupling_scale="tanh"` gives exp(s) with
+    s soft-clamped to (-log_scale_bound, log_scale_bound), which starts at
+    the identity but diverges at Adam 1e-4 with 400-channel networks
+    (benchmarks/README.md, Glow).
 
     * Images `[H, W, C]`: `num_levels` levels of (squeeze, `num_steps` steps,
       split); at every split the factored-out half has the learned prior
@@ -82,7 +86,9 @@ class Glow(ContextConditional, FlowModel):
       context_shape: (F,) for a flow conditioned on context vectors (None:
         off; not together with num_classes).
       context_channels: channels of the context projection (images).
-      log_scale_bound: clamp of the coupling and prior log-scales.
+      log_scale_bound: clamp of the prior log-scales (and of the coupling
+        log-scales with `coupling_scale="tanh"`).
+      coupling_scale: "sigmoid" (Glow's) or "tanh" (see above).
       data_transform: preprocessing spec (see `GenerativeModel`).
 
     Example:
@@ -93,8 +99,11 @@ class Glow(ContextConditional, FlowModel):
 
     def __init__(self, event_shape=(2,), num_levels=None, num_steps=8, hidden_channels=128,
                  hidden_units=(128, 128), num_classes=None, log_scale_bound=3.0, context_shape=None,
-                 context_channels=8, data_transform=None, name=None, **kwargs):
+                 context_channels=8, coupling_scale="sigmoid", data_transform=None, name=None, **kwargs):
         super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
+        if coupling_scale not in SCALES:
+            raise ValueError(f"Glow: expected coupling_scale in {SCALES}, got {coupling_scale!r}")
+        self.coupling_scale = coupling_scale
         self._init_context(context_shape, num_classes)
         self.context_channels = int(context_channels)
         if int(num_steps) < 1:
@@ -146,7 +155,13 @@ class Glow(ContextConditional, FlowModel):
             net = ContextCouplingNet(net, self.context_size, self.context_channels)
         return (ActNormLayer(channels, name=f"{name}_actnorm"),
                 InvertibleConv1x1Layer(channels, name=f"{name}_invconv"),
-                CouplingLayer(mask, net, log_scale_bound=self.log_scale_bound, name=f"{name}_coupling"))
+                CouplingLayer(mask, net, log_scale_bound=self.log_scale_bound, scale=self.coupling_scale,
+                              name=f"{name}_coupling"))
+
+    @classmethod
+    def from_config(cls, config):
+        # A configuration written before `coupling_scale` existed had tanh couplings.
+        return cls(**{"coupling_scale": "tanh", **config})
 
     @classmethod
     def default_hyperparameters(cls, info):
@@ -162,7 +177,7 @@ class Glow(ContextConditional, FlowModel):
                 "hidden_channels": self.hidden_channels, "hidden_units": list(self.hidden_units),
                 "num_classes": self.num_classes, "log_scale_bound": self.log_scale_bound,
                 "context_shape": None if self.context_shape is None else list(self.context_shape),
-                "context_channels": self.context_channels}
+                "context_channels": self.context_channels, "coupling_scale": self.coupling_scale}
 
     def build(self, input_shape=None):
         for shape, steps, prior in self._plan:
