@@ -55,7 +55,7 @@ demo: install data
 	echo "demo: outputs in $(DEMO)/ (metrics.json, samples.png, samples_final.png, checkpoints/, logs/) and savedmodels/demo/"
 
 test: install data
-	$(PY) -m pytest -q -n 2 --durations=15 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15 tests
 
 # `make benchmark NAME=rbm ARGS="--skip-quality"` runs benchmarks/NAME.py; with
 # no NAME it lists the scripts (each writes its figures to benchmarks/results/).

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from tests.checks.export import exported_outputs
-from tests.checks.small_models import SMALL, fit_small, split_data
+from tests.checks.small_models import SMALL, fit_small, trained
 from tests.helpers import recording_xla_traces
 from tfdgm import export, models
 from tfdgm.models import domains
@@ -29,7 +29,8 @@ WITHOUT_LOG_PROB = {"conv_dbn"}
 #: model family shares its export signatures).
 EXPORTED = ["cyclegan", "gan", "made", "rbm", "realnvp", "vae"]
 
-_TRAINED = {}
+#: With tests/models/test_keras_saving.py on one xdist worker: they share `trained` models.
+pytestmark = pytest.mark.xdist_group("small_models")
 
 
 def _entry(name):
@@ -40,15 +41,9 @@ def _entry(name):
 
 
 def _trained(name):
-    """(model, x, labels, history): the model after one `fit` step, built once per module."""
-    if name not in _TRAINED:
-        make, make_data = _entry(name)
-        x, labels = split_data(make_data())
-        model = make()
-        model.compile(jit_compile=False)
-        history = fit_small(model, (x, labels) if labels is not None else x, steps=1)
-        _TRAINED[name] = (model, x, labels, history)
-    return _TRAINED[name]
+    """(model, x, labels, history): the model after one `fit` step (without XLA, the tests' default)."""
+    _entry(name)
+    return trained(name)
 
 
 def _optimizers(model):

@@ -1,7 +1,9 @@
 """One small configuration per registered model, shared by the test contract
 (tests/test_model_contract.py) and the `.keras` round trip
 (tests/models/test_keras_saving.py): a new model gets both by adding its
-entry to `SMALL`.
+entry to `SMALL`. Both modules share one trained model per name
+(`trained`) and run on one xdist worker (their `xdist_group`), so each
+small model is built and fitted once per test run.
 
 Each data factory draws from its own `default_rng(0)`: the same 16 examples
 on every call, in any test order.
@@ -11,7 +13,7 @@ import numpy as np
 
 from tfdgm import models
 
-__all__ = ["SMALL", "binary", "normal", "levels", "uniform", "split_data", "fit_small"]
+__all__ = ["SMALL", "binary", "normal", "levels", "uniform", "split_data", "fit_small", "trained"]
 
 
 def binary(*shape):
@@ -59,8 +61,9 @@ SMALL = {
     "gated_pixelcnn": (lambda: models.GatedPixelCNN(event_shape=(3, 3, 1), num_filters=4, num_layers=1,
                                                     first_kernel_size=3, num_levels=4),
                        lambda: levels(4, 3, 3, 1)),
-    "glow": (lambda: models.Glow(event_shape=(4, 4, 1), num_levels=1, num_steps=1, hidden_channels=4),
-             lambda: normal(4, 4, 1)),
+    # Two levels: the squeeze, split prior and factor-out of both go through the contract's XLA step.
+    "glow": (lambda: models.Glow(event_shape=(4, 4, 2), num_levels=2, num_steps=1, hidden_channels=4),
+             lambda: normal(4, 4, 2)),
     "grbm": (lambda: models.GaussianBernoulliRBM(event_shape=(2,), num_hidden=3, sampling_steps=2),
              lambda: normal(2)),
     "helmholtz": (lambda: models.HelmholtzMachine(event_shape=(6,), latent_dim=(3,)), lambda: binary(6)),
@@ -112,3 +115,19 @@ def fit_small(model, data, steps, **options):
     if labels is not None:
         return model.fit(x[: 8 * steps], labels[: 8 * steps], batch_size=8, verbose=0, **options)
     return model.fit(x[: 8 * steps], batch_size=8, verbose=0, **options)
+
+
+_TRAINED = {}
+
+
+def trained(name):
+    """(model, x, labels, history): `SMALL[name]` compiled with `compile()`'s
+    defaults and after one `fit` step, built once per process."""
+    if name not in _TRAINED:
+        make, make_data = SMALL[name]
+        x, labels = split_data(make_data())
+        model = make()
+        model.compile()
+        history = fit_small(model, (x, labels) if labels is not None else x, steps=1)
+        _TRAINED[name] = (model, x, labels, history)
+    return _TRAINED[name]

@@ -14,10 +14,13 @@ import keras
 
 import tfdgm  # noqa: F401  (registers the models with Keras)
 from tfdgm import models
-from tests.checks.small_models import SMALL, fit_small
+from tests.checks.small_models import SMALL, fit_small, trained
 from tests.helpers import REPO, run_python, subprocess_env
 
 _RNG = np.random.default_rng(0)
+
+#: With tests/test_model_contract.py on one xdist worker: they share `trained` models.
+pytestmark = pytest.mark.xdist_group("small_models")
 
 
 @pytest.fixture(autouse=True)
@@ -76,12 +79,8 @@ def _assert_same(got, want):
 def test_keras_file_round_trip_restores_every_state(name, tmp_path):
     if name not in SMALL:
         pytest.fail(f"registered model {name!r} has no small configuration in tests/checks/small_models.py: add one")
-    make, make_data = SMALL[name]
-    data = make_data()
-    x = data[0] if isinstance(data, tuple) else data
-    model = make()
-    model.compile()
-    fit_small(model, data, steps=2)
+    model, x, labels, _ = trained(name)  # after one fit step: optimizer slots and state to restore
+    data = (x, labels) if labels is not None else x
     if model.family == "energy":  # a stored AIS estimate of log Z
         model.log_partition("ais", num_runs=4, num_betas=10, seed=0)
     path = str(tmp_path / f"{name}.keras")
