@@ -20,12 +20,12 @@ exits, a N(0, I) base over the flattened latent):
   LU 1x1 convolution, affine coupling with conv3x3-relu-conv1x1-relu-zero
   conv3x3 of width `--channels`), half the channels factored out between
   levels with a zero-initialized conv3x3 prior conditioned on the kept half.
-* what differs: the coupling scale (TFP: sigmoid(h + 2), starting at 0.88
-  and bounded above by 1 in the data -> latent direction; tfdgm:
-  exp(3 tanh(h / 3)), starting at 1), the hidden convs' initializers
-  (TFP: He normal; tfdgm: Keras' Glorot uniform), and TFP's coupling net
-  sees only the conditioning half while tfdgm's sees the masked full tensor
-  (so tfdgm has more parameters at the same width).
+* the same coupling scale (sigmoid(h + 2) in the data -> latent direction,
+  Glow's; tfdgm's `coupling_scale="tanh"` is the alternative) and He-normal
+  hidden convs.
+* what differs: TFP's coupling net sees only the conditioning half while
+  tfdgm's sees the masked full tensor (so tfdgm has more parameters at the
+  same width).
 
   nice .venv/bin/python benchmarks/glow_vs_tfp.py \\
       [--steps 300] [--levels 2] [--steps-per-level 8] [--channels 400] [--batch-size 64] \\
