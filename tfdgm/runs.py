@@ -38,15 +38,35 @@ def _info(config):
     return tfdgm_data.dataset_info(config["data"], data_dir=config.get("data_dir"))
 
 
-def _build_model(config):
+def _construct(model_class, info, transform, params, legacy=False):
+    """The model of a run; `legacy`: through `from_config`, which knows the
+    defaults of earlier tfdgm versions (a run written before runs recorded
+    every hyper-parameter)."""
+    try:
+        if legacy:
+            return model_class.from_config({"event_shape": list(info.event_shape),
+                                            "data_transform": transform.get_config(), **params})
+        return model_class(event_shape=tuple(info.event_shape), data_transform=transform, **params)
+    except (TypeError, ValueError) as error:  # unknown or invalid hyper-parameters
+        raise ValueError(f"bad parameters for {model_class.__name__}: {error}") from None
+
+
+def _build_model(config, new_run=False):
+    """The run's model. A new run records every constructor argument (the
+    dataset's defaults, the user's `params` and the class defaults) in
+    `config["hyperparameters"]`, so a later tfdgm with other defaults
+    rebuilds the same model; a run written before runs recorded them is
+    rebuilt through `from_config`, which knows the defaults of then."""
     info = _info(config)
     transform = tfdgm_data.parse_preprocessing(config["preprocess"], info)
     model_class = models.get(config["model"])
-    params = {**model_class.default_hyperparameters(info), **config["params"]}
-    try:
-        model = model_class(event_shape=tuple(info.event_shape), data_transform=transform, **params)
-    except (TypeError, ValueError) as error:  # unknown or invalid hyper-parameters
-        raise ValueError(f"bad parameters for {model_class.__name__}: {error}") from None
+    if "hyperparameters" in config:
+        model = _construct(model_class, info, transform, config["hyperparameters"])
+    else:
+        params = {**model_class.default_hyperparameters(info), **config["params"]}
+        model = _construct(model_class, info, transform, params, legacy=not new_run)
+        if new_run:
+            config["hyperparameters"] = model.hyperparameters()
     model.build((None, *info.event_shape))
     return model, info, transform
 
@@ -178,7 +198,7 @@ def train(
         steps_per_execution = 1
     keras.utils.set_random_seed(config["seed"])
     with distribution.scope():
-        net, info, transform = _build_model(config)
+        net, info, transform = _build_model(config, new_run=not resume)
         apply_precision(net, config.get("precision"))
     labels = _uses_labels(net, info)
     train_data = _dataset(config, "train", transform, shuffle=True, with_labels=labels)

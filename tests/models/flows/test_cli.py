@@ -52,3 +52,25 @@ def test_sample_temperature_scales_the_latent(tmp_path, name):
     # T = 0: every sample is the decoded zero latent, one point.
     np.testing.assert_allclose(drawn[0.0], np.repeat(drawn[0.0][:1], 32, 0), atol=1e-5)
     assert np.std(drawn[0.5], axis=0).min() > 1e-3
+
+
+def test_a_run_records_every_hyperparameter_and_an_older_run_keeps_its_defaults(tmp_path):
+    """config.json holds the model's whole `hyperparameters()`: a later default
+    change (Glow's coupling scale) cannot change the model a run rebuilds; a
+    run written before they were recorded rebuilds with the defaults of then."""
+    import json
+
+    run_dir = tmp_path / "glow"
+    assert _train("glow", run_dir) == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    net, _, _ = runs.load_run(str(run_dir))
+    assert config["hyperparameters"] == json.loads(json.dumps(net.hyperparameters()))
+    assert config["hyperparameters"]["num_steps"] == 2  # the --param
+    assert config["hyperparameters"]["coupling_scale"] == "tanh"  # a vector Glow's default
+    config["hyperparameters"]["coupling_scale"] = "sigmoid"  # the recorded value wins over any default
+    (run_dir / "config.json").write_text(json.dumps(config))
+    assert runs.load_run(str(run_dir))[0].coupling_scale == "sigmoid"
+    del config["hyperparameters"]  # as tfdgm wrote runs before
+    (run_dir / "config.json").write_text(json.dumps(config))
+    old, _, _ = runs.load_run(str(run_dir))
+    assert old.coupling_scale == "tanh" and old.num_steps == 2

@@ -186,3 +186,22 @@ def test_train_step_after_initialization_runs_each_coupling_network_once(monkeyp
     couplings = [layer for layer in model._flatten_layers() if isinstance(layer, CouplingLayer)]
     assert sorted(calls) == sorted(id(layer) for layer in couplings)
     assert first == len(couplings) + 2 * 2  # the first step also ran the four step couplings to initialize
+
+
+def test_coupling_scale_is_glows_sigmoid_and_old_configurations_keep_tanh():
+    x = np.random.default_rng(9).normal(size=(3, 4, 4, 1)).astype(np.float32)
+    model = randomize(Glow(**SMALL), scale=0.05)
+    assert model.coupling_scale == "sigmoid"
+    assert Glow(event_shape=(3,), num_steps=1).coupling_scale == "tanh"  # vectors keep the bounded exp
+    assert all(layer.scale == "sigmoid" for layer in model.step_layers if hasattr(layer, "scale"))
+    config = model.get_config()
+    config.pop("coupling_scale")  # as written before the option existed
+    old = Glow.from_config(config)
+    old.build()
+    old.set_weights(model.get_weights())
+    assert old.coupling_scale == "tanh"
+    # Same weights, another scale function: another density, each normalized by its own log-det.
+    assert not np.allclose(old.log_prob(x).numpy(), model.log_prob(x).numpy())
+    assert_model_bijector_correct(old)
+    with pytest.raises(ValueError, match="expected coupling_scale in"):
+        Glow(**SMALL, coupling_scale="exp")

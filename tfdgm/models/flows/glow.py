@@ -30,13 +30,13 @@ class Glow(ContextConditional, FlowModel):
     One step of flow, data -> latent (Table 1): actnorm (per-channel affine,
     data-dependent initialization), invertible 1x1 convolution W = P L (U +
     diag(s)), affine coupling on the channel halves with Glow's network
-    (zero-initialized last conv). The coupling's data -> latent scale is the
-    authors' sigmoid(h + 2) (`coupling_scale="sigmoid"`, see
+    (zero-initialized last conv). For images the coupling's data -> latent
+    scale is the authors' sigmoid(h + 2) (`coupling_scale="sigmoid"`, see
     `tfdgm.bijectors.coupling.glow_log_scale`): below 1, so no step can
-    amplify what the next ones see; `coupling_scale="tanh"` gives exp(s) with
-    s soft-clamped to (-log_scale_bound, log_scale_bound), which starts at
-    the identity but diverges at Adam 1e-4 with 400-channel networks
-    (benchmarks/README.md, Glow).
+    amplify what the next ones see; `coupling_scale="tanh"` (the default
+    for vectors) gives exp(s) with s soft-clamped to (-log_scale_bound,
+    log_scale_bound), which starts at the identity but diverged on images
+    at Adam 1e-4 with 400-channel networks (benchmarks/README.md, Glow).
 
     * Images `[H, W, C]`: `num_levels` levels of (squeeze, `num_steps` steps,
       split); at every split the factored-out half has the learned prior
@@ -88,7 +88,8 @@ class Glow(ContextConditional, FlowModel):
       context_channels: channels of the context projection (images).
       log_scale_bound: clamp of the prior log-scales (and of the coupling
         log-scales with `coupling_scale="tanh"`).
-      coupling_scale: "sigmoid" (Glow's) or "tanh" (see above).
+      coupling_scale: "sigmoid" (Glow's) or "tanh" (see above); None:
+        "sigmoid" for images, "tanh" for vectors.
       data_transform: preprocessing spec (see `GenerativeModel`).
 
     Example:
@@ -99,8 +100,10 @@ class Glow(ContextConditional, FlowModel):
 
     def __init__(self, event_shape=(2,), num_levels=None, num_steps=8, hidden_channels=128,
                  hidden_units=(128, 128), num_classes=None, log_scale_bound=3.0, context_shape=None,
-                 context_channels=8, coupling_scale="sigmoid", data_transform=None, name=None, **kwargs):
+                 context_channels=8, coupling_scale=None, data_transform=None, name=None, **kwargs):
         super().__init__(event_shape=event_shape, data_transform=data_transform, name=name, **kwargs)
+        if coupling_scale is None:
+            coupling_scale = "sigmoid" if len(self.event_shape) == 3 else "tanh"
         if coupling_scale not in SCALES:
             raise ValueError(f"Glow: expected coupling_scale in {SCALES}, got {coupling_scale!r}")
         self.coupling_scale = coupling_scale
