@@ -11,12 +11,12 @@ from scipy import stats
 
 from tests.helpers import binary_states
 from tfdgm.distributions.conv_rbm import (
-    BlockedCorrelation,
     ConvRBMDistribution,
     prob_max_pool_probs,
     sample_prob_max_pool,
     sample_hidden_given_pooling,
 )
+from tfdgm.distributions.correlation import BlockedCorrelation
 from tfdgm.distributions.rbm import BernoulliRBMDistribution
 from tfdgm.inference.ais import ais_log_partition
 

@@ -120,7 +120,7 @@ def test_blocked_correlation_is_the_convolution_its_adjoint_and_the_filter_corre
         image_shape, filter_size, groups, block, pool):
     """patches @ M equals tf.nn.conv2d; the top-down pass equals the full convolution
     (conv2d_transpose); patches^T @ h gathered onto the taps equals the filter correlation."""
-    from tfdgm.distributions.conv_rbm import BlockedCorrelation, filter_correlation
+    from tfdgm.distributions.correlation import BlockedCorrelation, filter_correlation
 
     rng = np.random.default_rng(0)
     images = tf.constant(rng.normal(size=(3, *image_shape)).astype(np.float32))
