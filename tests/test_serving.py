@@ -73,8 +73,11 @@ def test_cli_export_serves_the_documented_requests(family, tmp_path, monkeypatch
     assert cli.main(train[1:] + small) == 0
     assert cli.main(export_command[1:]) == 0
     base = export_command[export_command.index("--to") + 1]
-    assert cli.main(export_command[1:]) == 0  # a second export is version 2
-    assert sorted(os.listdir(base)) == ["1", "2"]
+    if family == "adversarial":  # once: a second `tfdgm export` is version 2 (4-8 s per export)
+        assert cli.main(export_command[1:]) == 0
+        assert sorted(os.listdir(base)) == ["1", "2"]
+    else:
+        assert sorted(os.listdir(base)) == ["1"]
     path = os.path.join(base, "1")
     assert os.path.exists(os.path.join(path, "saved_model.pb"))
     assert export.xla_functions(path) == []
