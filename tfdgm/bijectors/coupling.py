@@ -97,13 +97,17 @@ def glow_log_scale(raw):
 SCALES = ("tanh", "sigmoid")
 
 
+def _check_scale(scale, owner):
+    if scale not in SCALES:
+        raise ValueError(f"{owner}: expected scale in {SCALES}, got {scale!r}")
+
+
 # --------------------------------------------------------------- bijectors
 class _Coupling(Bijector):
     """Shared masked coupling: y = b*x + (1-b)*(x*exp(s(b*x)) + t(b*x))."""
 
     def __init__(self, mask, fn, additive, log_scale_bound, validate_args, name, parameters, scale="tanh"):
-        if scale not in SCALES:
-            raise ValueError(f"coupling: expected scale in {SCALES}, got {scale!r}")
+        _check_scale(scale, name)
         self._mask = tf.convert_to_tensor(mask, tf.float32)
         self._fn = fn
         self._additive = additive
@@ -223,8 +227,7 @@ class CouplingLayer(keras.layers.Layer):
 
     def __init__(self, mask, network, additive=False, log_scale_bound=3.0, scale="tanh", **kwargs):
         super().__init__(**kwargs)
-        if scale not in SCALES:
-            raise ValueError(f"CouplingLayer: expected scale in {SCALES}, got {scale!r}")
+        _check_scale(scale, "CouplingLayer")
         self.mask = np.asarray(mask, np.float32)
         self.network = network
         self.additive = bool(additive)
