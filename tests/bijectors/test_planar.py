@@ -87,7 +87,7 @@ def test_amortized_planar_gives_per_example_maps_and_a_correct_log_det():
     context = rng.normal(size=(4, 5)).astype(np.float32)
     chain = layer.bijector(context)
     z = rng.normal(size=(4, 3)).astype(np.float32)
-    assert_bijector_correct(chain, z, 1)
+    assert_bijector_correct(chain, z, 1, copies=lambda n: layer.bijector(np.tile(context, [n, 1])))
     # Example i's map depends on context i only.
     single = layer.bijector(context[1:2]).forward(z[1:2]).numpy()
     np.testing.assert_allclose(chain.forward(z).numpy()[1:2], single, rtol=1e-5, atol=1e-5)

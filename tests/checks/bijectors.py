@@ -4,13 +4,19 @@ round trip, log-det against the autodiff Jacobian, finite outputs."""
 import numpy as np
 import tensorflow as tf
 
+from tests.checks.jacobian import batch_jacobian
 
-def assert_bijector_correct(bijector, x, event_ndims, atol=1e-4, rtol=1e-4):
+
+def assert_bijector_correct(bijector, x, event_ndims, atol=1e-4, rtol=1e-4, copies=None):
     """Checks a bijector on `x: [batch, *event_shape]` (small event sizes).
+
+    A bijector bound to per-example inputs (a context, labels) needs `copies`:
+    `n -> the same bijector for those inputs repeated n times along the batch`,
+    for the Jacobian's batched copies (`tests.checks.jacobian`).
 
     1. inverse(forward(x)) == x and forward(inverse(y)) == y;
     2. forward_log_det_jacobian(x) == log|det d forward / dx| from
-       `tf.GradientTape.batch_jacobian` on the flattened event, per example;
+       `tests.checks.jacobian.batch_jacobian` on the flattened event, per example;
     3. inverse_log_det_jacobian(y) == -forward_log_det_jacobian(x);
     4. every output is finite.
     """
@@ -22,12 +28,12 @@ def assert_bijector_correct(bijector, x, event_ndims, atol=1e-4, rtol=1e-4):
     np.testing.assert_allclose(bijector.inverse(y).numpy(), x.numpy(), atol=atol, rtol=rtol)
     np.testing.assert_allclose(bijector.forward(bijector.inverse(y)).numpy(), y.numpy(), atol=atol, rtol=rtol)
 
-    flat = tf.reshape(x, [batch, -1])
-    with tf.GradientTape() as tape:
-        tape.watch(flat)
-        out = tf.reshape(bijector.forward(tf.reshape(flat, [batch, *event_shape])), [batch, -1])
-    jacobian = tape.batch_jacobian(out, flat)
-    _, expected = np.linalg.slogdet(jacobian.numpy().astype(np.float64))
+    def forward(flat):
+        copied = bijector if copies is None else copies(flat.shape[0] // batch)
+        return tf.reshape(copied.forward(tf.reshape(flat, [-1, *event_shape])), [flat.shape[0], -1])
+
+    jacobian = batch_jacobian(forward, tf.reshape(x, [batch, -1]))
+    _, expected = np.linalg.slogdet(jacobian.astype(np.float64))
     forward_ldj = bijector.forward_log_det_jacobian(x, event_ndims=event_ndims).numpy()
     forward_ldj = np.broadcast_to(forward_ldj, [batch])
     np.testing.assert_allclose(forward_ldj, expected, atol=10 * atol, rtol=10 * rtol)

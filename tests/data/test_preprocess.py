@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tests.checks.jacobian import batch_jacobian
 from tfdgm.data import (Binarize, DatasetError, Dequantize, Logit, Preprocessing, Scale, dataset_info, load,
                         load_arrays, parse_preprocessing)
 
@@ -24,16 +25,11 @@ def _dequantized_images(shape=(3, 2, 2, 1), num_levels=256, seed=0):
 
 
 def _autodiff_log_det(forward, z):
-    """log|det J| of `forward` at each example of z, J from tf.GradientTape.jacobian (D x D per example)."""
-    out = []
-    for example in tf.unstack(tf.convert_to_tensor(z, tf.float32)):
-        with tf.GradientTape() as tape:
-            tape.watch(example)
-            y = forward(example[None])[0]
-        size = int(np.prod(example.shape))
-        jacobian = tf.reshape(tape.jacobian(y, example), [size, size])
-        out.append(tf.linalg.slogdet(tf.cast(jacobian, tf.float64))[1])
-    return np.array(out)
+    """log|det J| of `forward` at each example of z, J from the autodiff Jacobian (D x D per example)."""
+    z = tf.convert_to_tensor(z, tf.float32)
+    size = int(np.prod(z.shape[1:]))
+    jacobian = batch_jacobian(lambda z: tf.reshape(forward(z), [z.shape[0], size]), z).reshape(len(z), size, size)
+    return np.linalg.slogdet(jacobian.astype(np.float64))[1]
 
 
 def test_scale_log_det_matches_hand_computation():

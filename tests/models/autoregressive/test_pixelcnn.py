@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.checks.jacobian import batch_jacobian
 from tests.helpers import binary_states, recording_xla_traces
 from tests.models.autoregressive.common import check_export_in_fresh_process, randomize
 from tfdgm.models import GatedPixelCNN, PixelCNN
@@ -18,11 +19,8 @@ def _jacobian(model, shape, batch=6, seed=0):
     """|d output_k / d input_j| maxed over a batch: [D (out), D (in)], both
     flattened in raster-then-channel order (the model's autoregressive order)."""
     x = tf.constant(np.random.default_rng(seed).uniform(size=(batch, *shape)).round().astype(np.float32))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        params = tf.reshape(model.network(x)[..., 0], [batch, -1])  # [batch, H * W * C]
-    jacobian = tape.batch_jacobian(params, x)
-    return np.abs(jacobian.numpy().reshape(batch, model.num_dims, model.num_dims)).max(axis=0)
+    jacobian = batch_jacobian(lambda x: tf.reshape(model.network(x)[..., 0], [x.shape[0], -1]), x)
+    return np.abs(jacobian.reshape(batch, model.num_dims, model.num_dims)).max(axis=0)
 
 
 def _earlier(num_dims):
