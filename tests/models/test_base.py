@@ -157,3 +157,19 @@ def test_fit_on_a_dataset_does_not_warn_about_shuffle():
         warnings.simplefilter("always")
         model.fit(data, epochs=1, verbose=0, shuffle=True)
     assert [w for w in caught if "shuffle" in str(w.message)]
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 10])
+def test_the_first_fit_traces_the_train_step_once(steps_per_execution):
+    """The optimizer's slots exist before the step is traced: slots created in
+    the first trace make tf.function trace it again without variable creation."""
+    from tfdgm.models import MAF
+
+    model = MAF(event_shape=(2,), num_layers=1, hidden_units=[4])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=steps_per_execution)
+    traces = []
+    step = model.train_step
+    model.train_step = lambda data: traces.append(1) or step(data)
+    model.fit(np.random.default_rng(0).normal(size=(16, 2)).astype(np.float32), batch_size=8, epochs=2, verbose=0)
+    assert len(traces) == 1
+    assert len(model.optimizer.variables) > 1  # the slots are there: Adam's momenta and velocities
