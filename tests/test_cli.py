@@ -16,12 +16,12 @@ from tests.helpers import REPO, run_cli, subprocess_env
 from tfdgm import cli
 
 
-def test_list_names_models_and_datasets():
-    done = run_cli("list")
-    assert done.returncode == 0, done.stderr
-    assert "independent_bernoulli" in done.stdout
+def test_list_names_models_and_datasets(capsys):
+    code, out, err = _main(["list"], capsys)
+    assert code == 0, err
+    assert "independent_bernoulli" in out
     for name in ("fashion_mnist", "digits", "moons", "8gaussians", "tfds:NAME"):
-        assert name in done.stdout
+        assert name in out
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,9 @@ def test_equivariant_layer_permutes_with_its_input():
         np.testing.assert_allclose(deepsets(x), deepsets(tf.gather(x, order, axis=1)), rtol=1e-5, atol=1e-6)
 
 
+pytestmark = pytest.mark.xdist_group("pointcloud_gan")  # one worker trains the module's model once
+
+
 @pytest.fixture(scope="module")
 def trained():
     """A small PointCloudGAN after 4 epochs (80 steps) on pointcloud_digits, and its Chamfer distance before."""
