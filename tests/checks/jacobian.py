@@ -19,8 +19,8 @@ def batch_jacobian(function, x, *others):
     """d function(x, *others)[b, *out] / d x[b, *in] for every example b.
 
     `others` (e.g. a context; tensors or arrays) are batch-major like `x` and
-    are copied with it;
-    `function` must treat the examples of a batch independently.
+    are copied with it; `function` must treat the examples of a batch
+    independently.
     -> [batch, *out_shape, *in_shape] as a NumPy array.
     """
     x = tf.convert_to_tensor(x, tf.float32)

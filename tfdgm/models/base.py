@@ -362,8 +362,9 @@ class GenerativeModel(keras.Model):
         once more, so a dataset reshuffled per iteration starts one order on).
 
         The model is built from its event shape before the first step, so
-        Keras never builds it by tracing `call` in a scratch graph, and so is
-        the optimizer's state, so the step is traced once, not twice. A
+        Keras never builds it by tracing `call` in a scratch graph (and
+        `make_train_function` builds the optimizer's state before the step is
+        traced, so it is traced once, not twice). A
         `tf.data.Dataset` is taken as shuffled already (`tfdgm.data.load(...,
         shuffle=True)`): `shuffle` defaults to False for it, where Keras'
         default True only warns that it ignores it. One NumPy array is batched
@@ -393,11 +394,6 @@ class GenerativeModel(keras.Model):
             x = array_batches(x, kwargs.pop("batch_size", None) or 32, kwargs.pop("shuffle", True))
             kwargs["shuffle"] = False
         self._ensure_built()
-        if getattr(self, "optimizer", None) is not None:
-            # Slots created inside the first trace make tf.function trace the
-            # step a second time (once creating variables, once without).
-            with self.distribute_strategy.scope():
-                self.build_optimizer_state()
         self.choose_steps_per_execution(
             kwargs.get("callbacks"), (kwargs.get("steps_per_epoch"), kwargs.get("validation_steps")))
         return super().fit(x, y, **kwargs)
@@ -416,6 +412,11 @@ class GenerativeModel(keras.Model):
         # Keras 3.15 cannot reduce scalar logs over several workers
         # (`tfdgm.distribute.reducible_logs`); the step is wrapped for it.
         if self.train_function is None or force:
+            if self.built and getattr(self, "optimizer", None) is not None:
+                # Slots created inside the first trace make tf.function trace
+                # the step a second time (once creating variables, once without).
+                with self.distribute_strategy.scope():
+                    self.build_optimizer_state()
             self.train_function = self._make_function(reducible_logs(self.train_step))
         return self.train_function
 
