@@ -13,7 +13,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tests.checks.jacobian import batch_jacobian
-
 from tfdgm.distributions.flow_posterior import IAFConditioner, IAFPosteriorLayer
 from tfdgm.models import VAE
 

@@ -21,8 +21,8 @@ def test_each_conditional_has_zero_gradient_wrt_inputs_at_or_after_it(likelihood
     position = np.empty(6, int)
     position[ordering] = np.arange(6)  # position[d] = place of input d in the ordering
     x = tf.constant(np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32))
-    params = lambda x, orderings: model.conditional_params(x, orderings)  # [batch, D, P]
-    jacobian = np.abs(batch_jacobian(params, x, np.tile(ordering, [5, 1]))).max(axis=(0, 2))  # [D out, D in]
+    jacobian = batch_jacobian(model.conditional_params, x, np.tile(ordering, [5, 1]))  # [5, D, P, D]
+    jacobian = np.abs(jacobian).max(axis=(0, 2))  # [D out, D in]
     forbidden = position[None, :] >= position[:, None]
     assert np.all(jacobian[forbidden] == 0.0)
     assert np.all(jacobian[~forbidden] > 0.0)  # and every earlier input is used
