@@ -124,6 +124,36 @@ def run_in_tensorflow_process(code, timeout=300):
     return _LOADER_PROCESS.run(code, timeout)
 
 
+_SAVED_MODEL_CLI = r"""
+import os, sys
+from absl import flags
+from tensorflow.python.tools.saved_model_cli import main  # what the `saved_model_cli` console script runs
+# absl keeps the last command's flag values and required-flag validators in
+# this long-lived process: back to a fresh import's state
+flags.FLAGS.unparse_flags()
+for flag in flags.FLAGS._flags().values():
+    flag.validators = []
+sys.argv, before = {argv!r}, os.getcwd()
+os.chdir({cwd!r})
+try:
+    main()
+except SystemExit as done:  # absl's app.run ends in sys.exit
+    if done.code not in (0, None):
+        raise
+finally:
+    os.chdir(before)
+"""
+
+
+def run_saved_model_cli(argv, cwd=None, timeout=300):
+    """`saved_model_cli` with the command line `argv` (argv[0] the program name),
+    run from `cwd` (default: this process's): its console script's entry point
+    in the TensorFlow-only loader, which saves a fresh process's TensorFlow
+    import per command. -> CompletedProcess."""
+    script = _SAVED_MODEL_CLI.format(argv=list(argv), cwd=os.path.abspath(cwd or os.getcwd()))
+    return run_in_tensorflow_process(script, timeout)
+
+
 @contextlib.contextmanager
 def recording_xla_traces(model):
     """Within the block, each trace of `model.train_step` (by `fit`) records

@@ -1,14 +1,10 @@
 """SavedModel export: bare-TensorFlow reload in a fresh process, signatures listed."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from tests.checks.export import exported_outputs
-from tests.helpers import run_in_tensorflow_process
+from tests.helpers import run_in_tensorflow_process, run_saved_model_cli
 from tfdgm import export
 from tfdgm.models import IndependentBernoulli, IndependentGaussian
 
@@ -33,8 +29,7 @@ def test_export_reloads_in_fresh_process_importing_only_tensorflow(tmp_path, mod
 def test_saved_model_cli_lists_the_signatures(tmp_path):
     model = IndependentBernoulli(event_shape=(4,))
     path = export.save(model, str(tmp_path / "saved"))
-    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    done = subprocess.run([cli, "show", "--dir", path, "--all"], capture_output=True, text=True, timeout=300)
+    done = run_saved_model_cli(["saved_model_cli", "show", "--dir", path, "--all"])
     assert done.returncode == 0, done.stderr[-2000:]
     for name in ("signature_def['log_prob']", "signature_def['sample']"):
         assert name in done.stdout

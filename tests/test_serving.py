@@ -14,12 +14,11 @@ import pytest
 import tensorflow as tf
 
 from tests.checks.export import reloaded_outputs
-from tests.helpers import REPO, run_in_tensorflow_process
+from tests.helpers import REPO, run_in_tensorflow_process, run_saved_model_cli
 from tfdgm import cli, export
 from tfdgm.models import CycleGAN, GatedPixelCNN, IndependentBernoulli, NADE, WaveNet
 
 DOC = os.path.join(REPO, "docs", "serving.md")
-SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
 
 #: serving_default's input names and output keys, by family.
 SERVING_DEFAULT = {
@@ -94,13 +93,16 @@ def test_cli_export_serves_the_documented_requests(family, tmp_path, monkeypatch
 
     for line in lines[1:]:
         words = shlex.split(line)
-        words[0] = {"python": sys.executable, "saved_model_cli": SAVED_MODEL_CLI}[words[0]]
-        run = subprocess.run(words, capture_output=True, text=True, timeout=300)
+        if words[0] == "python":
+            run = subprocess.run([sys.executable, *words[1:]], capture_output=True, text=True, timeout=300)
+            assert run.returncode == 0, (line, run.stderr[-3000:])
+            continue
+        assert words[0] == "saved_model_cli", line
+        run = run_saved_model_cli(words)
         assert run.returncode == 0, (line, run.stderr[-3000:])
-        if words[0] == SAVED_MODEL_CLI:
-            signature = words[words.index("--signature_def") + 1]
-            key = sorted(outputs)[0] if signature == "serving_default" else None
-            assert "Result for output key" in run.stdout and (key is None or f"output key {key}" in run.stdout)
+        signature = words[words.index("--signature_def") + 1]
+        key = sorted(outputs)[0] if signature == "serving_default" else None
+        assert "Result for output key" in run.stdout and (key is None or f"output key {key}" in run.stdout)
 
 
 @pytest.mark.parametrize(
