@@ -15,9 +15,11 @@ script measures each at a small budget:
   on 28 x 28 images the defaults end in a dense top RBM over the pooled
   layer-2 maps (the DBN's associative memory), which is what the samples
   start from;
-* with `--gaussian-layer1 global|image|zca`: a layer-1 ConvRBM with Gaussian
-  visibles on Fashion-MNIST grey levels standardized that way (`standardize`),
-  its filter statistics and picture;
+* with `--gaussian global|image|zca`: the same DBN with Gaussian visibles on
+  the grey levels standardized that way (`standardize`; "zca" is
+  `tfdgm.data.ZCAWhitening`, the whitening Lee et al. applied to natural
+  images), measured in the same ways, the binarized pixels added to its
+  classifier inputs;
 * filter localization: for each layer-1 filter, the fraction of its energy
   sum w^2 in its strongest 3x3 window, averaged over the filters, against the
   same for 1,000 random Gaussian filters of the same shape; and the mean
@@ -72,6 +74,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tfdgm  # noqa: E402
+from tfdgm.data import ZCAWhitening  # noqa: E402
 from tfdgm.models import ConvDBN, ConvRBM  # noqa: E402
 from tfdgm.visualize import conv_filter_grid, image_grid, second_layer_receptive_fields, write_png  # noqa: E402
 
@@ -141,42 +144,53 @@ def _filter_statistics(filters, seed=0):
             "mean_abs_cosine_between_filters": round(float(cosine.mean()), 3)}
 
 
-def run_dataset(name, args):
+def run_dataset(name, args, gaussian=None):
+    """Trains the dataset's default `ConvDBN` and measures it. `gaussian`: None
+    for the `--visible` units on their default input, or a standardization of
+    the grey levels ("zca", "global", "image", see `standardize`) for
+    Gaussian visibles (`--gaussian`), whose pictures are named
+    `conv_dbn_<name>_gaussian_*.png`."""
     config = _layers(name)
     fashion = name == "fashion_mnist"
     num_train = args.num_train if fashion else None
     num_test = args.num_test if fashion else None
     info = tfdgm.data.dataset_info(name)
-    preprocess = ConvDBN.default_preprocess(info, {"visible": args.visible})
-    x, y = _arrays(name, "train", preprocess, num_train)
-    xv, yv = _arrays(name, "validation", preprocess, num_test)
-    xt, yt = _arrays(name, "test", preprocess, num_test)
+    visible = args.visible if gaussian is None else "gaussian"
+    preprocess = ConvDBN.default_preprocess(info, {"visible": visible}) if gaussian is None else "scale"
+    (x, y), (xv, yv), (xt, yt) = [_arrays(name, split, preprocess, num) for split, num in
+                                  (("train", num_train), ("validation", num_test), ("test", num_test))]
+    to_images = (lambda s: np.clip((s + 0.8) / 2.8, 0.0, 1.0)) if visible == "gaussian" else (lambda s: s)
+    if gaussian is not None:
+        transform, inverse, preprocess = standardize(x, gaussian)
+        x, xv, xt = (transform(a).reshape(a.shape).astype(np.float32) for a in (x, xv, xt))
+        to_images = inverse
+        # higher layers are binary: the binary CD step there
+        config["learning_rate"] = [args.gaussian_learning_rate] + [1.0] * (len(config["num_filters"]) - 1)
+    tag = name if gaussian is None else f"{name}_gaussian"
     epochs_per_layer = args.digits_epochs_per_layer if name == "digits" else args.epochs_per_layer
     top_epochs = args.digits_top_epochs if name == "digits" else args.top_epochs
     num_layers = len(config["num_filters"])
     epochs = (num_layers - 1) * epochs_per_layer + top_epochs
     keras.utils.set_random_seed(0)
-    model = ConvDBN(image_shape=x.shape[1:], epochs_per_layer=epochs_per_layer, visible=args.visible, **config)
+    model = ConvDBN(image_shape=x.shape[1:], epochs_per_layer=epochs_per_layer, visible=visible, **config)
     model.compile(steps_per_execution=args.steps_per_execution)
     start = time.perf_counter()
     history = model.fit(x, batch_size=args.batch_size, epochs=epochs, verbose=0)
     train_seconds = time.perf_counter() - start
-    print(name, "trained in", round(train_seconds, 1), "s", flush=True)
+    print(tag, "trained in", round(train_seconds, 1), "s", flush=True)
 
     pictures = {}
     for layer in range(2):
-        path = os.path.join(RESULTS, f"conv_dbn_{name}_layer{layer + 1}.png")
+        path = os.path.join(RESULTS, f"conv_dbn_{tag}_layer{layer + 1}.png")
         pictures[f"layer{layer + 1}"] = os.path.relpath(_write_layer_picture(model, name, layer, path), RESULTS)
     # rows: 8 test images; chains started at their pooled codes; 16 chains started at the top RBM's base rates
     # (another seed: chains that share their random numbers coalesce, whatever their start)
     starts = xt[:8]
     samples = np.concatenate([starts, np.asarray(model.sample(8, num_steps=args.sample_steps, seed=0, start=starts)),
                               np.asarray(model.sample(16, num_steps=args.sample_steps, seed=1))])
-    if args.visible == "gaussian":  # "scale:-0.8:2" maps [0, 1] to [-0.8, 2]: back to intensities
-        samples = np.clip((samples + 0.8) / 2.8, 0.0, 1.0)
     pictures["samples"] = os.path.relpath(
-        write_png(os.path.join(RESULTS, f"conv_dbn_{name}_samples.png"), _enlarged(image_grid(samples, num_columns=8))),
-        RESULTS)
+        write_png(os.path.join(RESULTS, f"conv_dbn_{tag}_samples.png"),
+                  _enlarged(image_grid(to_images(samples), num_columns=8))), RESULTS)
 
     num_classifier = min(len(x), args.num_classifier) if fashion else len(x)
     raw = [_arrays(name, split, "scale", num)[0].reshape(-1, int(np.prod(x.shape[1:])))
@@ -184,6 +198,12 @@ def run_dataset(name, args):
     raw[0] = raw[0][:num_classifier]
     seen = [a.reshape(len(a), -1) for a in (x[:num_classifier], xv, xt)]
     feature_sets = {"raw pixels [0, 1]": raw, f"pixels the DBN sees ({preprocess})": seen}
+    if gaussian is not None:
+        binary = ConvDBN.default_preprocess(info, {"visible": "binary"})
+        feature_sets[f"binarized pixels ({binary})"] = [
+            _arrays(name, split, binary, num)[0].reshape(-1, int(np.prod(x.shape[1:])))[:limit]
+            for split, num, limit in (("train", num_train, num_classifier), ("validation", num_test, None),
+                                      ("test", num_test, None))]
     layer_features, activity = {}, []
     for layer in range(num_layers):
         layer_features[layer] = [_features(model, data, layer) for data in (x[:num_classifier], xv, xt)]
@@ -199,7 +219,7 @@ def run_dataset(name, args):
             row = {"features": features_name, **_linear_accuracy((f, y[:num_classifier]), (fv, yv), (ft, yt),
                                                                  num_labels)}
             classification.append(row)
-            print(name, json.dumps(row), flush=True)
+            print(tag, json.dumps(row), flush=True)
     return {"hyperparameters": model.hyperparameters(), "preprocess": preprocess,
             "num_train": int(len(x)), "num_validation": int(len(xv)), "num_test": int(len(xt)),
             "epochs_per_layer": epochs_per_layer, "epochs": epochs, "batch_size": args.batch_size,
@@ -211,32 +231,25 @@ def run_dataset(name, args):
             "pictures": pictures, "classification": classification}
 
 
-def standardize(images, how, epsilon=0.01):
+def standardize(images, how):
     """Grey levels [n, H, W, 1] in [0, 1] -> about zero mean, unit variance for
-    Gaussian visibles of unit variance (Lee et al. 2009, eq. 2). "global": one
-    mean and standard deviation over every pixel of the training images;
+    Gaussian visibles of unit variance (Lee et al. 2009, eq. 2), fitted on
+    `images`. "global": one mean and standard deviation over every pixel;
     "image": each image minus its own mean, divided by its own standard
-    deviation (contrast normalization); "zca": each image's mean removed, then
-    ZCA whitening (the training images' pixel covariance C -> C^(-1/2), with
-    `epsilon` times the largest eigenvalue added, which damps the noisiest
-    directions), the whitening that turns natural images into edge-dominated
-    ones as in the paper's training set. -> (the transform's function, its name)."""
-    flat = images.reshape(len(images), -1).astype(np.float64)
+    deviation (contrast normalization); "zca": `tfdgm.data.ZCAWhitening`
+    (each image's mean removed, then zero-phase whitening, epsilon 0.01 of the
+    largest eigenvalue), the whitening of the paper's natural images.
+    -> (transform, inverse for pictures (to [0, 1]), description)."""
     if how == "global":
-        mean, std = flat.mean(), flat.std()
-        return (lambda x: (x - mean) / std), f"(x - {mean:.3f}) / {std:.3f}"
-    centred = flat - flat.mean(1, keepdims=True)
+        mean, std = float(images.mean()), float(images.std())
+        return ((lambda x: (x - mean) / std), (lambda z: np.clip(z * std + mean, 0.0, 1.0)),
+                f"(x - {mean:.3f}) / {std:.3f}")
     if how == "image":
-        return _per_image, "per-image (x - mean(x)) / std(x)"
-    pixel_mean = centred.mean(0)
-    values, vectors = np.linalg.eigh(np.cov((centred - pixel_mean).T))
-    whiten = vectors @ np.diag(1.0 / np.sqrt(np.maximum(values, 0) + epsilon * values.max())) @ vectors.T
-    scale = ((centred - pixel_mean) @ whiten).std()
-
-    def zca(x):
-        x = x.reshape(len(x), -1).astype(np.float64)
-        return ((x - x.mean(1, keepdims=True) - pixel_mean) @ whiten) / scale
-    return zca, f"per-image mean removed, ZCA-whitened (epsilon {epsilon} of the largest eigenvalue)"
+        return _per_image, _min_max, "per-image (x - mean(x)) / std(x)"
+    white = ZCAWhitening(epsilon=0.01)
+    white.adapt(images)
+    return ((lambda x: np.asarray(white(x.astype(np.float32)))), (lambda z: _min_max(np.asarray(white.inverse(z)))),
+            "ZCAWhitening(epsilon=0.01): per-image mean removed, ZCA-whitened")
 
 
 def _per_image(x):
@@ -245,29 +258,11 @@ def _per_image(x):
     return x / np.sqrt(np.square(x).mean(1, keepdims=True) + 1e-2)
 
 
-def run_gaussian_layer1(args):
-    """Layer 1 alone (24 filters of 9 x 9, pooling 2) with Gaussian visibles on
-    standardized Fashion-MNIST grey levels (`--gaussian-layer1`): its filter
-    statistics and picture."""
-    x, _ = _arrays("fashion_mnist", "train", "scale", args.num_train)
-    transform, description = standardize(x, args.gaussian_layer1)
-    z = transform(x).reshape(x.shape).astype(np.float32)
-    keras.utils.set_random_seed(0)
-    model = ConvRBM(image_shape=x.shape[1:], num_filters=24, filter_size=9, pool_size=2, visible="gaussian",
-                    learning_rate=args.gaussian_learning_rate)
-    model.compile(steps_per_execution=args.steps_per_execution)
-    start = time.perf_counter()
-    model.fit(z, batch_size=args.batch_size, epochs=args.epochs_per_layer, verbose=0)
-    seconds = time.perf_counter() - start
-    filters = np.asarray(model.filters())
-    path = write_png(os.path.join(RESULTS, "conv_dbn_fashion_mnist_gaussian_layer1.png"),
-                     _enlarged(conv_filter_grid(filters)))
-    result = {"standardization": description, "hyperparameters": model.hyperparameters(),
-              "num_train": int(len(x)), "epochs": args.epochs_per_layer, "train_seconds": round(seconds, 1),
-              "mean_detection_activation": round(float(np.mean(np.asarray(model.hidden_probs(z[:500])))), 4),
-              "filters_layer1": _filter_statistics(filters), "picture": os.path.relpath(path, RESULTS)}
-    print("gaussian layer 1", json.dumps(result["filters_layer1"]), flush=True)
-    return result
+def _min_max(images):
+    """Each image stretched to [0, 1] (pictures of images whose brightness was removed)."""
+    low = images.min(tuple(range(1, images.ndim)), keepdims=True)
+    high = images.max(tuple(range(1, images.ndim)), keepdims=True)
+    return (images - low) / np.maximum(high - low, 1e-6)
 
 
 def _write_layer_picture(model, name, layer, path):
@@ -398,7 +393,7 @@ def run_speed(args):
 def _table(results, args):
     lines = ["| data | features | dims | test acc., few labels | test acc., more labels |",
              "|---|---|---:|---:|---:|"]
-    for name in args.datasets.split(","):
+    for name in [key for name in args.datasets.split(",") for key in (name, f"{name}_gaussian") if key in results]:
         rows = results[name]["classification"]
         for features in dict.fromkeys(row["features"] for row in rows):
             few, full = [row for row in rows if row["features"] == features]
@@ -411,12 +406,12 @@ def _table(results, args):
         window = f"{stats['window']}x{stats['window']}"
         lines.append(f"| {name} | {stats['localization']:.3f} ({window}) | {stats['localization_random_filters']:.3f} "
                      f"| {stats['mean_abs_cosine_between_filters']:.3f} |")
-    if "fashion_mnist_gaussian_layer1" in results:
-        gaussian = results["fashion_mnist_gaussian_layer1"]
-        stats = gaussian["filters_layer1"]
-        lines.append(f"| fashion_mnist, Gaussian visibles ({gaussian['standardization']}) "
-                     f"| {stats['localization']:.3f} | {stats['localization_random_filters']:.3f} "
-                     f"| {stats['mean_abs_cosine_between_filters']:.3f} |")
+    for name in args.datasets.split(","):
+        if f"{name}_gaussian" in results:
+            stats = results[f"{name}_gaussian"]["filters_layer1"]
+            lines.append(f"| {name}, Gaussian visibles ({results[name + '_gaussian']['preprocess']}) "
+                         f"| {stats['localization']:.3f} | {stats['localization_random_filters']:.3f} "
+                         f"| {stats['mean_abs_cosine_between_filters']:.3f} |")
     if "speed" in results:
         speed = results["speed"]
         lines += ["", "| layer-1 CD-1, 28x28, 24 filters 9x9 | images/s | ratio | CPU ms/image | ratio in CPU time | "
@@ -442,13 +437,14 @@ def main():
     parser.add_argument("--digits-epochs-per-layer", type=int, default=20)
     parser.add_argument("--top-epochs", type=int, default=6, help="Fashion-MNIST: epochs of the top layer")
     parser.add_argument("--digits-top-epochs", type=int, default=20)
-    parser.add_argument("--gaussian-layer1", default="none", choices=["none", "global", "image", "zca"],
-                        help="also train a layer-1 ConvRBM with Gaussian visibles on Fashion-MNIST grey levels "
-                             "standardized this way (global mean and standard deviation, each image's own, or "
-                             "ZCA-whitened) and report its filters")
+    parser.add_argument("--gaussian", default="none", choices=["none", "global", "image", "zca"],
+                        help="also train each dataset's DBN with Gaussian visibles on its grey levels standardized "
+                             "this way (global mean and standard deviation, each image's own, or ZCA-whitened)")
+    parser.add_argument("--gaussian-only", action="store_true",
+                        help="train only the --gaussian DBNs, keeping the binary ones' results in --out")
     parser.add_argument("--gaussian-learning-rate", type=float, default=0.3,
-                        help="its CD step (the library's default for Gaussian visibles, 0.01, hardly moves the "
-                             "filters in 3 epochs)")
+                        help="its first layer's CD step (the library's default for Gaussian visibles, 0.01, hardly "
+                             "moves the filters in 3 epochs)")
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--steps-per-execution", type=int, default=10, help="as the CLI's default")
     parser.add_argument("--sample-steps", type=int, default=500)
@@ -472,12 +468,17 @@ def main():
         with open(args.out, encoding="utf-8") as handle:
             previous = json.load(handle)
         results.update({key: previous[key] for key in ("speed", "speed_args") if key in previous})
+    if args.gaussian_only:  # keep the binary DBNs' results already in --out
+        with open(args.out, encoding="utf-8") as handle:
+            results = {**json.load(handle), "gaussian_args": results["args"]}
+        results.pop("fashion_mnist_gaussian_layer1", None)  # a layer-1 ConvRBM of earlier versions of the script
     for name in [] if args.speed_only else args.datasets.split(","):
-        results[name] = run_dataset(name, args)
+        if not args.gaussian_only:
+            results[name] = run_dataset(name, args)
         _write(results, args.out)  # after each dataset, so an interrupted run keeps what it measured
-    if args.gaussian_layer1 != "none" and not args.speed_only:
-        results["fashion_mnist_gaussian_layer1"] = run_gaussian_layer1(args)
-        _write(results, args.out)
+        if args.gaussian != "none":
+            results[f"{name}_gaussian"] = run_dataset(name, args, gaussian=args.gaussian)
+            _write(results, args.out)
     if not args.skip_speed:
         results["speed"] = run_speed(args)
     results["table"] = _table(results, args)
