@@ -443,8 +443,8 @@ def main():
     parser.add_argument("--gaussian-only", action="store_true",
                         help="train only the --gaussian DBNs, keeping the binary ones' results in --out")
     parser.add_argument("--gaussian-learning-rate", type=float, default=0.3,
-                        help="its first layer's CD step (the library's default for Gaussian visibles, 0.01, hardly "
-                             "moves the filters in 3 epochs)")
+                        help="its first layer's CD step (the library's default for Gaussian visibles is 0.1; "
+                             "whitened images take 0.3)")
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--steps-per-execution", type=int, default=10, help="as the CLI's default")
     parser.add_argument("--sample-steps", type=int, default=500)

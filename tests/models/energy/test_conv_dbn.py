@@ -13,7 +13,7 @@ from tests.models.energy.test_conv_rbm import bars
 from tests.models.energy.test_rbm import energy_calls
 from tfdgm import cli
 from tfdgm.distributions.rbm import BernoulliRBMDistribution
-from tfdgm.models.energy import ConvDBN
+from tfdgm.models.energy import ConvDBN, ConvRBM
 from tfdgm.visualize import second_layer_receptive_fields
 
 
@@ -161,3 +161,13 @@ def test_dense_top_layer_is_a_bernoulli_rbm_over_the_pooled_units_with_its_own_s
     assert model.sample(3, seed=1).shape == (3, 8, 8, 1)
     with pytest.raises(ValueError, match="learning_rate"):
         _with_dense_top(learning_rate=[1.0, 0.1, 0.1])
+
+
+def test_default_steps_follow_each_layers_visibles():
+    """Only the first layer of a Gaussian DBN has real-valued visibles; the
+    layers above it are binary and take the binary step."""
+    assert ConvDBN(image_shape=(8, 8, 1), num_filters=(4, 6), filter_size=(3, 2)).learning_rates == [1.0, 1.0]
+    gaussian = ConvDBN(image_shape=(8, 8, 1), num_filters=(4, 6), filter_size=(3, 2), visible="gaussian")
+    assert gaussian.learning_rates == [0.1, 1.0]
+    assert ConvDBN.from_config(gaussian.get_config()).learning_rates == [0.1, 1.0]
+    assert ConvRBM(image_shape=(8, 8, 1), num_filters=4, filter_size=3, visible="gaussian").learning_rate == 0.1

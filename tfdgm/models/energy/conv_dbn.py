@@ -85,7 +85,9 @@ class ConvDBN(LayerStack, EnergyModel):
       sparsity_target: one value or one per layer (None disables).
       learning_rate: the CD step, one value or one per layer (a dense top
         layer over hundreds of units needs a smaller step than the
-        per-position step of a convolutional one).
+        per-position step of a convolutional one); by default the first
+        layer's is chosen by its visibles (`default_learning_rate`) and the
+        binary layers above it take the binary default.
       initial_filter_scale: standard deviation of every layer's filters at start.
       other arguments: see `ConvRBM` / `EnergyModel` (PCD is not supported).
     """
@@ -113,8 +115,10 @@ class ConvDBN(LayerStack, EnergyModel):
         if not widths or min(widths) < 1:
             raise ValueError(f"expected num_filters as positive ints, got {num_filters!r}")
         num_layers = len(widths)
-        if learning_rate is None:
+        if learning_rate is None:  # by the first layer's visibles; the layers above it are binary
             learning_rate = default_learning_rate(visible)
+            if learning_rate != default_learning_rate("binary") and num_layers > 1:
+                learning_rate = [learning_rate] + [default_learning_rate("binary")] * (num_layers - 1)
         rates = _per_layer(learning_rate, num_layers, "learning_rate", float)
         if min(rates) <= 0:
             raise ValueError(f"expected positive learning rates, got {learning_rate!r}")
