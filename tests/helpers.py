@@ -129,7 +129,8 @@ import os, sys
 from absl import flags
 from tensorflow.python.tools.saved_model_cli import main  # what the `saved_model_cli` console script runs
 # absl keeps the last command's flag values and required-flag validators in
-# this long-lived process: back to a fresh import's state
+# this long-lived process: back to a fresh import's state (`_flags()` is
+# private; absl has no public way to drop validators)
 flags.FLAGS.unparse_flags()
 for flag in flags.FLAGS._flags().values():
     flag.validators = []
