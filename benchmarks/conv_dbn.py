@@ -471,7 +471,6 @@ def main():
     if args.gaussian_only:  # keep the binary DBNs' results already in --out
         with open(args.out, encoding="utf-8") as handle:
             results = {**json.load(handle), "gaussian_args": results["args"]}
-        results.pop("fashion_mnist_gaussian_layer1", None)  # a layer-1 ConvRBM of earlier versions of the script
     for name in [] if args.speed_only else args.datasets.split(","):
         if not args.gaussian_only:
             results[name] = run_dataset(name, args)

@@ -16,8 +16,9 @@ class ZCAWhitening(keras.layers.Layer):
     power spectrum, so what is left is edges and strokes, and of all whitening
     matrices the symmetric W = V diag(lambda + eps lambda_max)^(-1/2) V^T
     (C = V diag(lambda) V^T the pixel covariance) keeps each output pixel
-    closest to its input pixel (Bell & Sejnowski 1997), so whitened images are
-    still images for a convolutional model. `epsilon` damps the directions of
+    closest to its input pixel (Kessy, Lewin & Strimmer 2018, "Optimal
+    whitening and decorrelation", Sec. 3), so whitened images are still images
+    for a convolutional model. `epsilon` damps the directions of
     the smallest variance, which hold the noise; s scales the outputs to unit
     variance over all pixels, the scale of Gaussian visibles of unit variance
     (Lee et al. 2009, eq. 2). Keras has no ZCA layer since
