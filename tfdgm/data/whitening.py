@@ -38,7 +38,8 @@ class ZCAWhitening(keras.layers.Layer):
     dataset of images (or of (images, ...) tuples); its eigendecomposition
     costs O(D^3) for D pixels per image, seconds for 28 x 28, so the layer is
     meant for small images (D up to a few thousand). The fitted state is
-    three non-trainable weights, saved with the layer in `.keras` files.
+    four non-trainable weights (mu, W / s, its inverse and an adapted flag),
+    saved with the layer in `.keras` files.
     """
 
     def __init__(self, epsilon=0.01, remove_image_mean=True, **kwargs):
