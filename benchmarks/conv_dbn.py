@@ -207,10 +207,11 @@ def run_dataset(name, args, gaussian=None):
     layer_features, activity = {}, []
     for layer in range(num_layers):
         layer_features[layer] = [_features(model, data, layer) for data in (x[:num_classifier], xv, xt)]
-        kind = "hidden units (dense top RBM)" if model.is_dense(layer) else "pooling units"
+        kind = ("hidden units (dense top RBM)" if model.is_dense(layer)
+                else "pooling units" if model.pool_sizes[layer] > 1 else "units (not pooled)")
         feature_sets[f"ConvDBN layer {layer + 1} {kind}"] = layer_features[layer]
         activity.append(round(float(layer_features[layer][0].mean()), 4))
-    feature_sets["ConvDBN layers 1+2 pooling units"] = [np.concatenate([a, b], 1) for a, b in
+    feature_sets["ConvDBN layers 1+2"] = [np.concatenate([a, b], 1) for a, b in
                                                         zip(layer_features[0], layer_features[1])]
     detection = float(np.mean(np.asarray(model.hidden_probs(x[:500], layer=0))))
     classification = []
