@@ -76,6 +76,12 @@ def time_sampler(sample, repeats):
     return first, (statistics.median(times) if times else None), images
 
 
+def _write(results, path):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=300)
@@ -99,9 +105,11 @@ def main():
     parser.add_argument("--no-match-time", dest="match_time", action="store_false",
                         help="skip tfdgm's extra steps up to TFP's training seconds")
     parser.add_argument("--sample-images", type=int, default=4)
-    parser.add_argument("--sample-repeats", type=int, default=2)
+    parser.add_argument("--sample-repeats", type=int, default=2, help="timed calls after the first (>= 1)")
     parser.add_argument("--out", default="benchmarks/results/pixelcnn_vs_tfp.json")
     args = parser.parse_args()
+    if args.sample_repeats < 1:
+        raise ValueError(f"expected --sample-repeats >= 1, got {args.sample_repeats}")
     if args.steps < args.rounds + 1:
         raise ValueError(f"expected --steps >= --rounds + 1, got {args.steps} and {args.rounds}")
 
@@ -164,6 +172,7 @@ def main():
             "num_parameters": int(sum(np.prod(v.shape) for v in runner.variables_fn())),
         }
         print(f"{runner.name}: {results['models'][runner.name]['test_bits_per_dim']:.3f} bits/dim", flush=True)
+    _write(results, args.out)  # the equal-step figures survive an interruption of what follows
     tfp_runner = runners[1]
     contenders = sorted((r for r in runners if r is not tfp_runner), key=lambda r: r.seconds)
     for runner in contenders if args.match_time else []:
@@ -174,7 +183,7 @@ def main():
             faster, slower = runner, tfp_runner
         else:
             faster, slower = tfp_runner, runner
-        start_seconds, start_steps, chunk = faster.seconds, faster.steps, max(1, per_round // 4)
+        start_steps, chunk = faster.steps, max(1, len(schedule[1]) // 4)
         while faster.seconds < slower.seconds:
             rate = faster.rates[-1] / args.batch_size
             steps = max(1, min(chunk, int((slower.seconds - faster.seconds) * rate) + 1))
@@ -210,9 +219,7 @@ def main():
                                                       / tfdgm_model["sampling"]["seconds"])
     results["sampling_first_call_ratio_tfdgm_over_tfp"] = (tfp_model["sampling"]["first_call_seconds"]
                                                            / tfdgm_model["sampling"]["first_call_seconds"])
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2)
+    _write(results, args.out)
     print(json.dumps({name: {k: v for k, v in m.items() if not isinstance(v, list)}
                       for name, m in results["models"].items()}, indent=2))
     for key, value in results.items():
