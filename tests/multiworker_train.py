@@ -7,6 +7,7 @@ TensorFlow's start and the cluster's connection once.
 """
 
 import sys
+import time
 
 from tfdgm import runs
 
@@ -21,9 +22,10 @@ RUNS = {
 
 def main(out_dir, strategy):
     for family, (model, data, params) in RUNS.items():
+        start = time.perf_counter()
         runs.train(model, data, out=f"{out_dir}/{family}", epochs=2, batch_size=32, num_examples=128,
                    params=params, strategy=strategy, checkpoint_every=2, verbose=0)
-        print(f"trained {family}", flush=True)
+        print(f"trained {family} in {time.perf_counter() - start:.1f} s", flush=True)
 
 
 if __name__ == "__main__":
