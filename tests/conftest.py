@@ -3,12 +3,6 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# XLA's CPU backend at LLVM -O1 instead of -O2: the XLA tests compile many
-# train steps and run few, and took 11% less time (377 s against 423 s over
-# `-m xla`); -O0 took less still (365 s) but ran the 1,000-step WGAN-GP XLA
-# test 3.3x slower. Set before TensorFlow is imported; subprocesses inherit it.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=1".strip()
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
