@@ -22,34 +22,7 @@ from tfdgm.nn import dcgan as players
 
 tfd = tfp.distributions
 
-__all__ = ["AdversarialModel", "one_hot_labels"]
-
-
-def one_hot_labels(context, num_classes, model_name, batch_size=None):
-    """Class labels (int [batch] or scalar) or one-hot [batch, K] -> float32 [batch, K].
-
-    Raises:
-      ValueError: a missing context, or labels of the wrong shape / out of range.
-    """
-    if context is None:
-        raise ValueError(f"{model_name}: expected class labels in [0, {num_classes}) as context, got None")
-    context = tf.convert_to_tensor(context)
-    if context.dtype.is_floating and context.shape.rank == 2:
-        if context.shape[-1] != num_classes:
-            raise ValueError(f"{model_name}: expected one-hot context [batch, {num_classes}], got {list(context.shape)}")
-        return tf.cast(context, tf.float32)
-    if context.shape.rank == 2 and context.shape[-1] == 1:
-        context = context[:, 0]
-    if context.shape.rank not in (0, 1):
-        raise ValueError(f"{model_name}: expected labels [batch] or a scalar label, got shape {list(context.shape)}")
-    if tf.executing_eagerly():
-        values = np.asarray(context)
-        if values.size and (values.min() < 0 or values.max() >= num_classes):
-            raise ValueError(f"{model_name}: expected labels in [0, {num_classes}), got {np.unique(values).tolist()}")
-    labels = tf.cast(context, tf.int32)
-    if labels.shape.rank == 0 and batch_size is not None:
-        labels = tf.fill(tf.reshape(batch_size, [1]), labels)
-    return tf.one_hot(labels, num_classes, dtype=tf.float32)
+__all__ = ["AdversarialModel"]
 
 
 class AdversarialModel(GenerativeModel):

@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from tfdgm.models.adversarial.base import one_hot_labels
 from tfdgm.models.adversarial.gan import GAN
+from tfdgm.models.labels import class_context
 
 __all__ = ["ConditionalGAN"]
 
@@ -50,12 +50,12 @@ class ConditionalGAN(GAN):
     def condition(self, context, batch_size=None):
         if context is None:  # every class in turn
             return tf.one_hot(tf.range(batch_size) % self.num_classes, self.num_classes)
-        return one_hot_labels(context, self.num_classes, "ConditionalGAN", batch_size)
+        return class_context(context, self.num_classes, "ConditionalGAN", batch_size)
 
     def training_context(self, labels, batch_size):
         if labels is None:
             raise ValueError("ConditionalGAN: expected labelled batches (x, y) to fit, got x alone")
-        return one_hot_labels(labels, self.num_classes, "ConditionalGAN", batch_size)
+        return class_context(labels, self.num_classes, "ConditionalGAN", batch_size)
 
     def evaluation_context(self, labels):
         return np.asarray(labels).astype(np.int32)
