@@ -211,8 +211,8 @@ def run_dataset(name, args, gaussian=None):
                 else "pooling units" if model.pool_sizes[layer] > 1 else "units (not pooled)")
         feature_sets[f"ConvDBN layer {layer + 1} {kind}"] = layer_features[layer]
         activity.append(round(float(layer_features[layer][0].mean()), 4))
-    feature_sets["ConvDBN layers 1+2"] = [np.concatenate([a, b], 1) for a, b in
-                                                        zip(layer_features[0], layer_features[1])]
+    feature_sets["ConvDBN layers 1+2"] = [np.concatenate([a, b], 1)
+                                          for a, b in zip(layer_features[0], layer_features[1])]
     detection = float(np.mean(np.asarray(model.hidden_probs(x[:500], layer=0))))
     classification = []
     for features_name, (f, fv, ft) in feature_sets.items():
