@@ -20,6 +20,7 @@ class Runner:
         self.name = name
         self.train_log_prob = train_log_prob
         self.variables_fn = variables_fn
+        self.learning_rate = learning_rate
         self.optimizer = keras.optimizers.Adam(learning_rate)
         self.step = tf.function(self._step, jit_compile=xla)
         self.evaluate = tf.function(eval_log_prob)
