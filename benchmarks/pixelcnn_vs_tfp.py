@@ -40,7 +40,7 @@ reported.
   nice .venv/bin/python benchmarks/pixelcnn_vs_tfp.py \\
       [--steps 300] [--batch-size 32] [--learning-rate 1e-3] [--tfdgm-filters 48] [--tfdgm-layers 10] \\
       [--test-examples 1000] [--rounds 5] [--xla] [--no-match-time] [--tfdgm-small 32x5] [--sample-images 4] \\
-      [--learning-rates 1e-3 2e-3 4e-3] [--out benchmarks/results/pixelcnn_vs_tfp.json]
+      [--learning-rates 1e-3 2e-3 4e-3] [--seed 0] [--out benchmarks/results/pixelcnn_vs_tfp.json]
 """
 
 import argparse
@@ -172,6 +172,8 @@ def main():
     parser.add_argument("--tfdgm-small", default="32x5",
                         help="a second, smaller tfdgm contender FILTERSxLAYERS (the issue's 32-filter default "
                              "depth), or 'none'")
+    parser.add_argument("--seed", type=int, default=0, help="initial weights and training batch order (the test "
+                                                                 "subset stays the same)")
     parser.add_argument("--test-examples", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--xla", action="store_true",
@@ -199,7 +201,7 @@ def main():
 
     def training_batches():  # the same sequence for every model and learning rate
         return iter(tfdgm_data.load("fashion_mnist", "train", batch_size=args.batch_size, shuffle=True,
-                                    drop_remainder=True, seed=0).repeat())
+                                    drop_remainder=True, seed=args.seed).repeat())
 
     train = training_batches()
     batches = [next(train) for _ in range(args.steps)]
@@ -209,7 +211,7 @@ def main():
     chunk = max(1, len(schedule[1]) // 4)
 
     def gated_pixelcnn(name, filters, layers, learning_rate):
-        keras.utils.set_random_seed(0)  # the same initial weights at every learning rate
+        keras.utils.set_random_seed(args.seed)  # the same initial weights at every learning rate
         model = GatedPixelCNN(event_shape=event_shape, num_filters=filters, num_layers=layers,
                               likelihood="logistic_mixture", num_levels=256, num_mixtures=args.mixtures)
         model.build()
@@ -217,7 +219,7 @@ def main():
                              learning_rate, args.xla)
 
     def tfp_pixelcnn(learning_rate):
-        keras.utils.set_random_seed(0)
+        keras.utils.set_random_seed(args.seed)
         distribution = tfd.PixelCNN(image_shape=event_shape, num_resnet=args.tfp_resnet,
                                     num_hierarchies=args.tfp_hierarchies, num_filters=args.tfp_filters,
                                     num_logistic_mix=args.mixtures, dropout_p=args.tfp_dropout)
