@@ -36,19 +36,16 @@ exits, a N(0, I) base over the flattened latent):
 import argparse
 import json
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
 
 from tfdgm import data as tfdgm_data  # noqa: E402
 from tfdgm.models import Glow  # noqa: E402
-from side_by_side import Runner, round_schedule  # noqa: E402
+from side_by_side import Runner, round_schedule, scores, train_rounds  # noqa: E402
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -105,29 +102,9 @@ def main():
                args.learning_rate, args.xla),
     ]
 
-    schedule = round_schedule(batches, args.rounds)
-    losses = {runner.name: [] for runner in runners}
-    for index, chunk in enumerate(schedule):
-        for runner in runners if index % 2 == 0 else runners[::-1]:
-            start = time.perf_counter()
-            loss = runner.run(chunk, timed=index > 0)
-            if index == 0:
-                runner.first_step_seconds = time.perf_counter() - start
-            losses[runner.name].append(loss)
-            print(f"round {index} {runner.name}: loss {loss:.1f} nats", flush=True)
-
-    results = {"config": vars(args), "preprocess": PREPROCESS, "dataset": "fashion_mnist", "models": {}}
-    for runner in runners:
-        log_prob = tf.concat([runner.evaluate(test[i:i + 250]) for i in range(0, len(test), 250)], 0)
-        bits = transform.bits_per_dim(log_prob, test)
-        results["models"][runner.name] = {
-            "examples_per_second": statistics.median(runner.rates),
-            "examples_per_second_rounds": runner.rates,
-            "first_step_seconds": runner.first_step_seconds,
-            "train_loss_nats_by_round": losses[runner.name],
-            "test_bits_per_dim": float(tf.reduce_mean(bits)),
-            "num_parameters": int(sum(np.prod(v.shape) for v in runner.variables_fn())),
-        }
+    losses = train_rounds(runners, round_schedule(batches, args.rounds))
+    results = {"config": vars(args), "preprocess": PREPROCESS, "dataset": "fashion_mnist",
+               "models": {runner.name: scores(runner, losses, test, transform) for runner in runners}}
     tfdgm_rate = results["models"]["tfdgm"]["examples_per_second"]
     results["speed_ratio_tfdgm_over_tfp"] = tfdgm_rate / results["models"]["tfp"]["examples_per_second"]
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)

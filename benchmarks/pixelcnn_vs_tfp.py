@@ -58,15 +58,9 @@ import tensorflow_probability as tfp  # noqa: E402
 
 from tfdgm import data as tfdgm_data  # noqa: E402
 from tfdgm.models import GatedPixelCNN  # noqa: E402
-from side_by_side import Runner, round_schedule  # noqa: E402
+from side_by_side import Runner, round_schedule, scores, test_bits_per_dim, train_rounds  # noqa: E402
 
 tfd = tfp.distributions
-
-
-def test_bits_per_dim(runner, test, transform):
-    """Mean test bits/dim of one model, by the function both share."""
-    log_prob = tf.concat([runner.evaluate(test[i:i + 250]) for i in range(0, len(test), 250)], 0)
-    return float(tf.reduce_mean(transform.bits_per_dim(log_prob, test)))
 
 
 def time_sampler(sample, repeats):
@@ -86,34 +80,6 @@ def _write(results, path):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         json.dump(results, f, indent=2)
-
-
-def train_rounds(runners, schedule):
-    """The schedule's rounds, each model in turn (rotating order); the first
-    round is untimed. -> {name: [loss after each round]}"""
-    losses = {runner.name: [] for runner in runners}
-    for index, chunk in enumerate(schedule):
-        for runner in runners[index % len(runners):] + runners[:index % len(runners)]:
-            start = time.perf_counter()
-            loss = runner.run(chunk, timed=index > 0)
-            if index == 0:
-                runner.first_step_seconds = time.perf_counter() - start
-            losses[runner.name].append(loss)
-            print(f"round {index} {runner.name}: loss {loss:.1f} nats", flush=True)
-    return losses
-
-
-def scores(runner, losses, test, transform):
-    return {
-        "learning_rate": runner.learning_rate,
-        "examples_per_second": statistics.median(runner.rates),
-        "examples_per_second_rounds": runner.rates,
-        "first_step_seconds": runner.first_step_seconds,
-        "timed_training_seconds": runner.seconds,
-        "train_loss_nats_by_round": losses[runner.name],
-        "test_bits_per_dim": test_bits_per_dim(runner, test, transform),
-        "num_parameters": int(sum(np.prod(v.shape) for v in runner.variables_fn())),
-    }
 
 
 def match_wall_time(tfp_runner, contenders, more_batches, chunk, batch_size, test, transform):

@@ -1,13 +1,15 @@
-"""Not a benchmark: the training loop that the side-by-side scripts
-(`glow_vs_tfp.py`, `pixelcnn_vs_tfp.py`) run for both contenders, so both
-sides are timed by the same code."""
+"""Not a benchmark: the training loop, round schedule and scoring that the
+side-by-side scripts (`glow_vs_tfp.py`, `pixelcnn_vs_tfp.py`) run for both
+contenders, so both sides are timed and scored by the same code."""
 
+import statistics
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-__all__ = ["Runner", "round_schedule"]
+__all__ = ["Runner", "round_schedule", "train_rounds", "test_bits_per_dim", "scores"]
 
 
 class Runner:
@@ -56,3 +58,39 @@ def round_schedule(batches, rounds):
     schedule = [batches[:1]] + [batches[1 + r * per_round: 1 + (r + 1) * per_round] for r in range(rounds)]
     schedule[-1] += batches[1 + rounds * per_round:]
     return schedule
+
+
+def train_rounds(runners, schedule):
+    """The schedule's rounds, each model in turn (the order rotates every
+    round); the first round is untimed. -> {name: [loss after each round]}"""
+    losses = {runner.name: [] for runner in runners}
+    for index, chunk in enumerate(schedule):
+        for runner in runners[index % len(runners):] + runners[:index % len(runners)]:
+            start = time.perf_counter()
+            loss = runner.run(chunk, timed=index > 0)
+            if index == 0:
+                runner.first_step_seconds = time.perf_counter() - start
+            losses[runner.name].append(loss)
+            print(f"round {index} {runner.name}: loss {loss:.1f} nats", flush=True)
+    return losses
+
+
+def test_bits_per_dim(runner, test, transform):
+    """Mean test bits/dim of one model, by the function both sides share
+    (`Preprocessing.bits_per_dim`)."""
+    log_prob = tf.concat([runner.evaluate(test[i:i + 250]) for i in range(0, len(test), 250)], 0)
+    return float(tf.reduce_mean(transform.bits_per_dim(log_prob, test)))
+
+
+def scores(runner, losses, test, transform):
+    """One model's speed, losses and test bits/dim after `train_rounds`."""
+    return {
+        "learning_rate": runner.learning_rate,
+        "examples_per_second": statistics.median(runner.rates),
+        "examples_per_second_rounds": runner.rates,
+        "first_step_seconds": runner.first_step_seconds,
+        "timed_training_seconds": runner.seconds,
+        "train_loss_nats_by_round": losses[runner.name],
+        "test_bits_per_dim": test_bits_per_dim(runner, test, transform),
+        "num_parameters": int(sum(np.prod(v.shape) for v in runner.variables_fn())),
+    }
