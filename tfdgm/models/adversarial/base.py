@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.distribute import replica_rows, step_seed
+from tfdgm.replicas import replica_rows, step_seed
 from tfdgm.models import latent_tools
 from tfdgm.models.adversarial.quality import collect_examples, sample_quality
 from tfdgm.models.base import GenerativeModel, as_seed
@@ -347,7 +347,7 @@ class AdversarialModel(GenerativeModel):
     def training_seed(self):
         """A fresh stateless seed per step from a Keras `SeedGenerator`
         (reproducible after `keras.utils.set_random_seed`); under replicas the
-        same on all of them (`tfdgm.distribute.step_seed`)."""
+        same on all of them (`tfdgm.replicas.step_seed`)."""
         return step_seed(self._seed_generator, self.generator_optimizer.iterations)
 
     def training_context(self, context, batch_size):

@@ -41,7 +41,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfdgm.distribute import replica_seed, replica_sum
+from tfdgm.replicas import replica_seed, replica_sum
 from tfdgm.distributions.gibbs import run_chain
 from tfdgm.inference.ais import ais_log_partition
 from tfdgm.models.base import GenerativeModel, as_seed
@@ -179,7 +179,7 @@ class EnergyModel(GenerativeModel):
 
     def _track_data_mean(self, flat):
         """Running mean of every training example seen (exact, not decayed)."""
-        # Under replicas: the examples of every replica (tfdgm.distribute.replica_sum).
+        # Under replicas: the examples of every replica (tfdgm.replicas.replica_sum).
         total, batch = replica_sum([tf.reduce_sum(flat, 0), tf.cast(tf.shape(flat)[0], tf.float32)])
         count = self.data_count + batch
         self.data_mean.assign_add((total - batch * self.data_mean) / count)

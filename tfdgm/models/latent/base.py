@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfdgm.distribute import replica_seed, step_seed
+from tfdgm.replicas import replica_seed, step_seed
 from tfdgm.inference import bounds
 from tfdgm.models.base import GenerativeModel, as_seed
 from tfdgm.models.latent_tools import apply_attribute, attribute_vector, interpolate
@@ -87,7 +87,7 @@ class LatentVariableModel(GenerativeModel):
     def training_seed(self):
         """A fresh stateless seed per training step, reproducible after
         `keras.utils.set_random_seed` (a Keras `SeedGenerator`); under several
-        replicas, the step's seed (`tfdgm.distribute.step_seed`) with the
+        replicas, the step's seed (`tfdgm.replicas.step_seed`) with the
         replica's id folded in: each replica, on every worker, draws its own
         posterior samples, reproducibly."""
         return replica_seed(step_seed(self._seed_generator, self.optimizer.iterations))
