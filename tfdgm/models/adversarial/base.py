@@ -14,11 +14,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdgm.replicas import replica_rows, step_seed
 from tfdgm.models import latent_tools
 from tfdgm.models.adversarial.quality import collect_examples, sample_quality
 from tfdgm.models.base import GenerativeModel, as_seed
 from tfdgm.nn import dcgan as players
+from tfdgm.replicas import replica_rows, step_seed
 
 tfd = tfp.distributions
 

@@ -41,10 +41,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfdgm.replicas import replica_seed, replica_sum
 from tfdgm.distributions.gibbs import run_chain
 from tfdgm.inference.ais import ais_log_partition
 from tfdgm.models.base import GenerativeModel, as_seed
+from tfdgm.replicas import replica_seed, replica_sum
 
 __all__ = ["EnergyModel", "clipped_logits"]
 

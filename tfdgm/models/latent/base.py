@@ -20,10 +20,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfdgm.replicas import replica_seed, step_seed
 from tfdgm.inference import bounds
 from tfdgm.models.base import GenerativeModel, as_seed
 from tfdgm.models.latent_tools import apply_attribute, attribute_vector, interpolate
+from tfdgm.replicas import replica_seed, step_seed
 
 __all__ = ["LatentVariableModel"]
 
